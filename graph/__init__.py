@@ -1,0 +1,1 @@
+"""LangGraph wiring of the AMCS workflow: state, nodes, routing, builder, checkpointing and events."""
