@@ -91,16 +91,28 @@ def _line_targets(
 
 
 def _shrink_to(sections: list[PlannedSection], max_lines: int, required: set[str]) -> None:
-    """Trim line targets, optional sections first, down to their minimums until the total fits."""
-    for pass_required in (False, True):
-        for section in sorted(sections, key=lambda s: (-s.target_lines, s.id)):
-            excess = sum(s.target_lines for s in sections) - max_lines
-            if excess <= 0:
-                return
-            if (section.kind in required or section.hook_role) != pass_required:
-                continue
-            cut = min(excess, section.target_lines - section.min_lines)
-            section.target_lines -= cut
+    """Trim line targets until the total fits: optional kinds before required ones, and every section of a
+    kind by the same amount, so repeated choruses and verses keep the same length."""
+
+    def total() -> int:
+        return sum(s.target_lines for s in sections)
+
+    def essential(section: PlannedSection) -> bool:
+        return section.kind in required or section.hook_role
+
+    for pass_essential in (False, True):
+        while total() > max_lines:
+            kinds = sorted(
+                {s.kind for s in sections if essential(s) == pass_essential and s.target_lines > s.min_lines},
+                key=lambda kind: (-max(s.target_lines for s in sections if s.kind == kind), kind),
+            )
+            if not kinds:
+                break
+            for section in sections:
+                if section.kind == kinds[0] and section.target_lines > section.min_lines:
+                    # whole couplets keep paired rhyme schemes intact
+                    step = 2 if section.target_lines - 2 >= section.min_lines else 1
+                    section.target_lines -= step
 
 
 def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
@@ -158,6 +170,9 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
     max_lines = constraints.get("max_lines")
     if max_lines is not None:
         _shrink_to(sections, max_lines, required)
+        for section in sections:
+            if section.target_lines == 0:
+                section.target_syllables = 0
         if sum(s.target_lines for s in sections) > max_lines:
             warnings.append(
                 f"lyrics.constraints.max_lines {max_lines} is below the sections' minimum line counts"
