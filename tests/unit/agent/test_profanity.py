@@ -1,0 +1,79 @@
+"""Profanity detection: word boundaries, leetspeak, masking, allowlist, clean replacements and speed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agent.profanity import clean_line, clean_word, find_profanity
+from agent.taxonomy import profanity_data
+
+
+def test_leetspeak_is_detected_with_position() -> None:
+    hits = find_profanity("first line\nwhat the sh1t is this")
+    assert len(hits) == 1
+    hit = hits[0]
+    assert (hit.word, hit.normalised, hit.line, hit.offset) == ("sh1t", "shit", 1, 9)
+    assert hit.tier in profanity_data()["tiers"]
+    assert "shit" in profanity_data()["tiers"][hit.tier]
+
+
+@pytest.mark.parametrize("text", ["f*ck it all", "F**K it all", "sh*t happens", "$h!t happens"])
+def test_masked_and_symbol_spellings_count(text: str) -> None:
+    assert [h.normalised for h in find_profanity(text)] in (["fuck"], ["shit"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "classic assassin",
+        "a class act in Scunthorpe",
+        "hello, hello, pass the bass",
+        "shell shock at the cocktail hour",
+        "****",
+        "455 miles to go",
+    ],
+)
+def test_clean_text_has_no_hits(text: str) -> None:
+    assert find_profanity(text) == []
+
+
+def test_case_and_unlisted_inflections_are_found() -> None:
+    hits = find_profanity("DAMN, we're crapping out, Hells!")
+    assert [(h.word, h.normalised) for h in hits] == [
+        ("DAMN", "damn"),
+        ("crapping", "crap"),
+        ("Hells", "hell"),
+    ]
+    assert {"damn", "crap", "hell"} <= set(profanity_data()["tiers"]["mild"])
+    assert "crapping" not in profanity_data()["tiers"]["mild"]
+
+
+def test_clean_word_keeps_capitalisation_and_is_clean() -> None:
+    replacements = profanity_data()["replacements"]
+    word = next(w for w in ("shit", "damn", "fuck") if w in replacements)
+    clean = replacements[word]
+    assert clean_word(word) == clean.lower()
+    assert clean_word(word.capitalize()) == clean[:1].upper() + clean[1:].lower()
+    assert clean_word(word.upper()) == clean.upper()
+    assert find_profanity(clean_word(word)) == []
+
+
+def test_clean_line_replaces_only_the_profane_words() -> None:
+    line = "Oh damn, the classic night"
+    cleaned = clean_line(line)
+    assert cleaned.startswith("Oh ") and cleaned.endswith(", the classic night")
+    assert find_profanity(cleaned) == []
+
+
+def test_ten_thousand_lines_a_second() -> None:
+    text = "\n".join(
+        f"walking down the classic road {i} with a damn heart and sh1t luck" for i in range(20_000)
+    )
+    find_profanity("warm up")
+    started = time.perf_counter()
+    hits = find_profanity(text)
+    elapsed = time.perf_counter() - started
+    assert len(hits) == 40_000
+    assert 20_000 / elapsed >= 10_000
