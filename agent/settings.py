@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     engine: str = Field(default="offline", description="Default songwriting engine: offline or anthropic.")
-    model: str = Field(default="claude-sonnet-4-5", description="Claude model the anthropic engine calls.")
+    model: str = Field(default="claude-sonnet-5-5", description="Claude model the anthropic engine calls.")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
 
