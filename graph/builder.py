@@ -24,7 +24,7 @@ WRITING_NODES = ("generate_style", "write_lyrics", "draft_producer_notes")
 
 def build_graph() -> StateGraph[SongState, Context, SongInput, SongOutput]:
     builder = StateGraph(SongState, context_schema=Context, input_schema=SongInput, output_schema=SongOutput)
-    for node in (
+    for node_function in (
         plan_song,
         generate_style,
         write_lyrics,
@@ -35,10 +35,10 @@ def build_graph() -> StateGraph[SongState, Context, SongInput, SongOutput]:
         render_song,
         review_run,
     ):
-        builder.add_node(node)
+        builder.add_node(node_function)
     builder.add_edge(START, "plan_song")
-    for node in WRITING_NODES:
-        builder.add_edge("plan_song", node)
+    for writer in WRITING_NODES:
+        builder.add_edge("plan_song", writer)
     builder.add_edge(list(WRITING_NODES), "compose_prompt")
     builder.add_edge("compose_prompt", "validate_song")
     builder.add_conditional_edges("validate_song", route_after_validation)

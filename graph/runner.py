@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graph.builder import build_graph
@@ -30,7 +31,7 @@ def run_song(
     run_id = run_id or str(uuid.uuid4())
     context = (context or Context()).resolved()
     app = build_graph().compile(checkpointer=checkpointer)
-    config = {"configurable": {"thread_id": run_id}, "recursion_limit": 100}
+    config: RunnableConfig = {"configurable": {"thread_id": run_id}, "recursion_limit": 100}
     on_event({"event": "run.start", "node": None, "phase": "start", "run_id": run_id})
     for _, event in app.stream(sds, config, context=context, stream_mode=["custom"]):  # type: ignore[call-overload]
         on_event({**event, "run_id": run_id})

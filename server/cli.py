@@ -169,7 +169,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_blueprints(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for slug in blueprint_slugs():
         blueprint = load_blueprint_by_slug(slug)
         low, high = blueprint.tempo_bounds
