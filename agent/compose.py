@@ -8,8 +8,8 @@ SEPARATOR = ", "
 
 
 def style_phrases(style: StyleArtifact) -> list[str]:
-    """Style-field phrases, essentials first: genre, subgenres, tempo, key, mood, instruments, vocals, tags."""
-    phrases = [style.genre, *style.sub_genres, f"{style.bpm} BPM", style.key]
+    """Style-field phrases, essentials first: genre, tempo, key, subgenres, mood, instruments, vocals, tags."""
+    phrases = [style.genre, f"{style.bpm} BPM", style.key, *style.sub_genres]
     phrases += style.mood + style.instrumentation
     phrases.append(f"{style.vocal_profile.delivery} {style.vocal_profile.range} vocals")
     phrases += style.tags_positive

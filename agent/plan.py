@@ -45,6 +45,13 @@ def reading_grade(level: str | None) -> tuple[float | None, str | None]:
     return None, f"lyrics.reading_level {level!r} is not a known level or 'grade N'; no reading-level target set"
 
 
+def flag_enabled(value: bool | float | str) -> bool:
+    """Feature flags may be booleans, numbers or strings; "false", "off", "no" and "0" mean off."""
+    if isinstance(value, str):
+        return value.strip().lower() not in {"", "false", "off", "no", "0"}
+    return bool(value)
+
+
 def hook_phrase(title: str) -> str:
     """The title as a singable hook: parenthetical asides dropped, at most a few words."""
     words = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", title).split()
@@ -180,7 +187,7 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
 
     seed = int(sds["seed"])
     flag = feature_flag(sds, "render.enabled")
-    render_enabled = bool(flag) if flag is not None else sds["render"]["engine"] != "none"
+    render_enabled = flag_enabled(flag) if flag is not None else sds["render"]["engine"] != "none"
     hook = hook_phrase(sds["title"])
     section_names = ", ".join(s.label for s in sections)
     plan = Plan(

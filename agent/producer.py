@@ -19,16 +19,26 @@ def arrangement_defaults() -> dict[str, Any]:
 
 
 def fit_durations(durations: dict[str, int], bounds: tuple[int, int]) -> dict[str, int]:
-    """Scale section durations so their sum falls inside the blueprint's typical length."""
+    """Scale section durations so their sum falls inside the blueprint's typical length (each at least 1 s)."""
     total = sum(durations.values())
     low, high = bounds
     if total == 0 or low <= total <= high:
         return durations
-    goal = low if total < low else high
+    goal = max(low if total < low else high, len(durations))
     scaled = {sid: max(1, round(sec * goal / total)) for sid, sec in durations.items()}
+    # rounding leaves a few seconds over or under: move them one at a time, longest sections first
+    by_length = sorted(scaled, key=lambda sid: (-scaled[sid], sid))
     drift = goal - sum(scaled.values())
-    longest = max(sorted(scaled), key=lambda sid: scaled[sid])
-    scaled[longest] = max(1, scaled[longest] + drift)
+    index = 0
+    while drift:
+        sid = by_length[index % len(by_length)]
+        if drift > 0:
+            scaled[sid] += 1
+            drift -= 1
+        elif scaled[sid] > 1:
+            scaled[sid] -= 1
+            drift += 1
+        index += 1
     return scaled
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -98,12 +99,22 @@ def schema_errors(data: Any) -> list[FieldError]:
     return sorted(found, key=lambda e: (e.field, e.rule, e.message))
 
 
+def _non_finite(data: Any, path: tuple[Any, ...] = ()) -> list[FieldError]:
+    if isinstance(data, float) and not math.isfinite(data):
+        return [FieldError(_dotted(path), "finite", f"is {data}; numbers must be finite")]
+    if isinstance(data, dict):
+        return [e for key, value in data.items() for e in _non_finite(value, (*path, key))]
+    if isinstance(data, list):
+        return [e for index, value in enumerate(data) for e in _non_finite(value, (*path, index))]
+    return []
+
+
 def validate_sds(data: Any) -> dict[str, Any]:
     """Return the SDS unchanged if it is valid; raise SDSError naming every broken rule otherwise."""
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else type(data).__name__
         raise SDSError([FieldError("$", "type", f"the SDS must be a JSON object, not {kind}")])
-    errors = schema_errors(data)
+    errors = sorted(schema_errors(data) + _non_finite(data), key=lambda e: (e.field, e.rule, e.message))
     if errors:
         raise SDSError(errors)
     return data

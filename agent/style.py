@@ -85,7 +85,8 @@ def generate_style(sds: dict[str, Any], plan: Plan, blueprint: Blueprint, seed: 
     if not instruments:
         pool = list(blueprint.instrumentation)
         instruments = sorted(rng.sample(pool, min(MAX_INSTRUMENTS, len(pool))), key=pool.index)
-    generated = list(blueprint.production_tags)
+    excluded = {t.strip().lower() for t in (style.get("negative_tags") or []) + (controls.get("negative_tags") or [])}
+    generated = [tag for tag in blueprint.production_tags if tag.lower() not in excluded]
     rng.shuffle(generated)
     given = list(style.get("tags") or []) + list(controls.get("positive_tags") or [])
     given_negative = list(style.get("negative_tags") or []) + list(controls.get("negative_tags") or [])
