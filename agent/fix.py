@@ -98,9 +98,7 @@ class _Fixer:
         return hook_words(self.plan, self.lyrics)
 
     def change(self, artifact: ArtifactName, target: str, action: str, before: str, after: str) -> None:
-        self.changes.append(
-            FixChange(artifact=artifact, target=target, action=action, before=before, after=after)
-        )
+        self.changes.append(FixChange(artifact=artifact, target=target, action=action, before=before, after=after))
 
     def set_line(self, section: LyricSection, index: int, new: str, action: str) -> None:
         before = section.lines[index]
@@ -123,10 +121,7 @@ class _Fixer:
     def fix_tag_conflicts(self) -> None:
         style_sds = self.sds.get("style") or {}
         controls = self.sds.get("prompt_controls") or {}
-        given = {
-            t.strip().lower()
-            for t in [*(style_sds.get("tags") or []), *(controls.get("positive_tags") or [])]
-        }
+        given = {t.strip().lower() for t in [*(style_sds.get("tags") or []), *(controls.get("positive_tags") or [])]}
         conflicts = tag_conflicts()
         positive = self.style.tags_positive
         by_priority = sorted(range(len(positive)), key=lambda i: (positive[i].lower() not in given, i))
@@ -156,9 +151,7 @@ class _Fixer:
         mentions = artist_mentions(text)
         return mentions[0][1]["generic_description"] if mentions else None
 
-    def _replace_items(
-        self, artifact: ArtifactName, field: str, items: list[str], drop: bool = False
-    ) -> list[str]:
+    def _replace_items(self, artifact: ArtifactName, field: str, items: list[str], drop: bool = False) -> list[str]:
         result: list[str] = []
         for item in items:
             generic = self._generic(item)
@@ -190,23 +183,17 @@ class _Fixer:
             style.vocal_profile.delivery = cleaned
             self.change("style", "vocal_profile.delivery", "replace_living_artist", delivery, cleaned)
         producer = self.producer
-        producer.instrumentation = self._replace_items(
-            "producer_notes", "instrumentation", producer.instrumentation
-        )
+        producer.instrumentation = self._replace_items("producer_notes", "instrumentation", producer.instrumentation)
         for index, note in enumerate(producer.arrangement_notes):
             cleaned = self._replace_names(note)
             if cleaned != note:
                 producer.arrangement_notes[index] = cleaned
-                self.change(
-                    "producer_notes", f"arrangement_notes[{index}]", "replace_living_artist", note, cleaned
-                )
+                self.change("producer_notes", f"arrangement_notes[{index}]", "replace_living_artist", note, cleaned)
         for section_id, meta in producer.section_meta.items():
             meta.tags = self._replace_items("producer_notes", f"section_meta.{section_id}.tags", meta.tags)
         for section in self.lyrics.sections:
             for index, line in enumerate(section.lines):
-                self.set_line(
-                    section, index, self._replace_names(line, ARTIST_STAND_IN), "replace_living_artist"
-                )
+                self.set_line(section, index, self._replace_names(line, ARTIST_STAND_IN), "replace_living_artist")
 
     def fix_char_limit(self, field: str) -> None:
         if field.endswith("lyrics_text"):
@@ -232,9 +219,7 @@ class _Fixer:
                 index = generated[-1] if generated else len(tags) - 1
                 self.change("style", "tags_positive", "drop_tag_for_length", tags.pop(index), "")
             elif len(self.style.instrumentation) > 1:
-                self.change(
-                    "style", "instrumentation", "drop_for_length", self.style.instrumentation.pop(), ""
-                )
+                self.change("style", "instrumentation", "drop_for_length", self.style.instrumentation.pop(), "")
             elif self.style.sub_genres:
                 self.change("style", "sub_genres", "drop_for_length", self.style.sub_genres.pop(), "")
             else:
@@ -319,11 +304,7 @@ class _Fixer:
                 label=planned.label,
                 lines=self._write_lines(planned, [], max(planned.target_lines, planned.min_lines)),
             )
-            later = [
-                i
-                for i, s in enumerate(self.lyrics.sections)
-                if order.get(s.id, len(order)) > order[planned.id]
-            ]
+            later = [i for i, s in enumerate(self.lyrics.sections) if order.get(s.id, len(order)) > order[planned.id]]
             self.lyrics.sections.insert(later[0] if later else len(self.lyrics.sections), section)
             self.change("lyrics", planned.id, "add_section", "", "\n".join(section.lines))
 
@@ -339,9 +320,7 @@ class _Fixer:
             section = sections[pair.section]
             rewrite, partner = pair.line, pair.anchor
             if contains_hook(section.lines[rewrite], hooks):
-                group = next(
-                    g for g in rhyme_groups(self.plan.rhyme_scheme, len(section.lines)) if rewrite in g
-                )
+                group = next(g for g in rhyme_groups(self.plan.rhyme_scheme, len(section.lines)) if rewrite in g)
                 if len(group) != 2 or contains_hook(section.lines[partner], hooks):
                     continue
                 rewrite, partner = partner, rewrite
@@ -401,9 +380,7 @@ class _Fixer:
 
     def fix_hook_density(self) -> None:
         hooks = self.hooks
-        hook_pairs = [
-            p for p in pair_sections(self.plan, self.lyrics) if p.planned and p.planned.hook_role and p.lyric
-        ]
+        hook_pairs = [p for p in pair_sections(self.plan, self.lyrics) if p.planned and p.planned.hook_role and p.lyric]
         for pair in hook_pairs:
             section, planned = pair.lyric, pair.planned
             assert section is not None and planned is not None
@@ -414,9 +391,7 @@ class _Fixer:
             hook = self.writer.hook_line()
             if len(section.lines) < max(planned.max_lines, 1):
                 section.lines.append(hook)
-                self.change(
-                    "lyrics", _line_target(section.id, len(section.lines) - 1), "add_hook_line", "", hook
-                )
+                self.change("lyrics", _line_target(section.id, len(section.lines) - 1), "add_hook_line", "", hook)
             else:
                 self.set_line(section, len(section.lines) - 1, hook, "restore_hook_line")
         wanted = self.blueprint.rubric.hook_min_recurrences
@@ -429,9 +404,7 @@ class _Fixer:
             if len(section.lines) < planned.max_lines:
                 hook = self.writer.hook_line()
                 section.lines.append(hook)
-                self.change(
-                    "lyrics", _line_target(section.id, len(section.lines) - 1), "add_hook_line", "", hook
-                )
+                self.change("lyrics", _line_target(section.id, len(section.lines) - 1), "add_hook_line", "", hook)
                 count += 1
 
     def fix_section_completeness(self) -> None:
@@ -445,9 +418,7 @@ class _Fixer:
                 before = len(section.lines)
                 section.lines[:] = self._write_lines(planned, section.lines, wanted)
                 for index in range(before, len(section.lines)):
-                    self.change(
-                        "lyrics", _line_target(section.id, index), "add_line", "", section.lines[index]
-                    )
+                    self.change("lyrics", _line_target(section.id, index), "add_line", "", section.lines[index])
             while len(section.lines) > planned.max_lines and self._drop_last_line(section):
                 pass
 

@@ -292,10 +292,7 @@ class AnthropicBackend:
                     if event.type == "message_start":
                         _take_usage(reply.usage, event.message.usage)
                     elif event.type == "content_block_start":
-                        if (
-                            event.content_block.type == "tool_use"
-                            and event.content_block.name == request.tool_name
-                        ):
+                        if event.content_block.type == "tool_use" and event.content_block.name == request.tool_name:
                             tool_parts = []
                     elif event.type == "content_block_delta":
                         delta = event.delta
@@ -311,9 +308,7 @@ class AnthropicBackend:
                         reply.stop_reason = event.delta.stop_reason
                         _take_usage(reply.usage, event.usage)
         except sdk.RateLimitError as exc:
-            raise RetryableCallError(
-                f"rate limited (429): {_error_text(exc)}", retry_after=_retry_after(exc)
-            ) from exc
+            raise RetryableCallError(f"rate limited (429): {_error_text(exc)}", retry_after=_retry_after(exc)) from exc
         except sdk.InternalServerError as exc:
             raise RetryableCallError(
                 f"server error ({exc.status_code}): {_error_text(exc)}", retry_after=_retry_after(exc)
@@ -325,9 +320,7 @@ class AnthropicBackend:
         except sdk.APIStatusError as exc:
             if exc.status_code in (408, 409):
                 raise RetryableCallError(f"HTTP {exc.status_code}: {_error_text(exc)}") from exc
-            raise LLMCallError(
-                f"the Messages API refused the request ({exc.status_code}): {_error_text(exc)}"
-            ) from exc
+            raise LLMCallError(f"the Messages API refused the request ({exc.status_code}): {_error_text(exc)}") from exc
         if tool_parts is not None:
             reply.tool_json = "".join(tool_parts)
         return reply
@@ -386,9 +379,7 @@ class LangChainBackend:
         hooks.on_attempt()
         try:
             final: Any = None
-            for chunk in self.model.stream(
-                messages, temperature=request.temperature, max_tokens=request.max_tokens
-            ):
+            for chunk in self.model.stream(messages, temperature=request.temperature, max_tokens=request.max_tokens):
                 if isinstance(chunk.content, str) and chunk.content:
                     hooks.on_text(chunk.content)
                 final = chunk if final is None else final + chunk
@@ -475,12 +466,8 @@ class Task:
 
 
 TASKS = {
-    "style": Task(
-        "style", "style-generation", "style", "submit_style", StyleArtifact, "Submit the style artifact."
-    ),
-    "lyrics": Task(
-        "lyrics", "lyrics-generation", "lyrics", "submit_lyrics", LyricsArtifact, "Submit the lyrics."
-    ),
+    "style": Task("style", "style-generation", "style", "submit_style", StyleArtifact, "Submit the style artifact."),
+    "lyrics": Task("lyrics", "lyrics-generation", "lyrics", "submit_lyrics", LyricsArtifact, "Submit the lyrics."),
     "producer": Task(
         "producer",
         "producer-notes",
@@ -489,9 +476,7 @@ TASKS = {
         ProducerNotesArtifact,
         "Submit the producer notes.",
     ),
-    "fix": Task(
-        "fix", "auto-fix", "fix", "submit_fix", FixReply, "Submit the targeted changes that fix the issues."
-    ),
+    "fix": Task("fix", "auto-fix", "fix", "submit_fix", FixReply, "Submit the targeted changes that fix the issues."),
 }
 
 
@@ -587,15 +572,11 @@ class AnthropicEngine:
         scope = fix_scope(job.plan, job.blueprint, style, lyrics, producer, report)
 
         def offline(engine: Any) -> Drafted[FixOutcome]:
-            return engine.fix(
-                job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=iteration
-            )
+            return engine.fix(job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=iteration)
 
         if scope.empty:
             drafted = self._offline(offline)
-            drafted.warnings.append(
-                f"{job.node}: nothing in the report the model could edit; used the offline fixer"
-            )
+            drafted.warnings.append(f"{job.node}: nothing in the report the model could edit; used the offline fixer")
             return drafted
         user = render_prompt(
             "fix",
@@ -662,9 +643,7 @@ class AnthropicEngine:
             self.store.put(key, record)
         return drafted
 
-    def _ask(
-        self, job: NodeJob, task: Task, user: str, accept: Callable[[Any], Any], usage: _Usage
-    ) -> Drafted[Any]:
+    def _ask(self, job: NodeJob, task: Task, user: str, accept: Callable[[Any], Any], usage: _Usage) -> Drafted[Any]:
         """One request, and one repair request if its output does not validate."""
         messages: list[dict[str, Any]] = [{"role": "user", "content": user}]
         system = self._system(job, task)
@@ -684,12 +663,9 @@ class AnthropicEngine:
             value = accept(reply.payload())
         except (ValidationError, ValueError) as exc:
             raise LLMOutputError(
-                f"{job.node}: the model's {task.key} output did not validate, even after repair: "
-                f"{_errors(exc)}"
+                f"{job.node}: the model's {task.key} output did not validate, even after repair: {_errors(exc)}"
             ) from exc
-        return Drafted(
-            value, [f"{job.node}: the model's first {task.key} output was repaired"], usage.as_dict()
-        )
+        return Drafted(value, [f"{job.node}: the model's first {task.key} output was repaired"], usage.as_dict())
 
     @staticmethod
     def _offline(run: Callable[[Any], Drafted[Any]]) -> Drafted[Any]:
@@ -907,17 +883,13 @@ def fix_scope(
     return FixScope(
         component=component,
         issues=issues,
-        lyrics={
-            sid: list(sections[sid].lines) for sid in sorted(section_ids, key=_order(plan)) if sid in sections
-        },
+        lyrics={sid: list(sections[sid].lines) for sid in sorted(section_ids, key=_order(plan)) if sid in sections},
         missing=[
             {"target": sid, "kind": planned[sid].kind, "label": planned[sid].label}
             for sid in sorted(missing, key=_order(plan))
             if sid in planned
         ],
-        style={
-            name: getattr(style, name) for name in sorted(style_fields) if name in StyleArtifact.model_fields
-        },
+        style={name: getattr(style, name) for name in sorted(style_fields) if name in StyleArtifact.model_fields},
         producer={
             name: producer.model_dump(mode="json")[name]
             for name in sorted(producer_fields)
@@ -1002,14 +974,10 @@ def apply_fix_reply(
             else:
                 raise FixRejected(f"{edit.target}: lyric targets look like '<section id> line <n>'")
         else:
-            data, fields = (
-                (style_data, scope.style) if edit.artifact == "style" else (producer_data, scope.producer)
-            )
+            data, fields = (style_data, scope.style) if edit.artifact == "style" else (producer_data, scope.producer)
             head = re.split(r"[.\[]", edit.target.strip())[0]
             if head not in fields:
-                raise FixRejected(
-                    f"{edit.artifact}.{edit.target}: not a field you were sent ({', '.join(fields)})"
-                )
+                raise FixRejected(f"{edit.artifact}.{edit.target}: not a field you were sent ({', '.join(fields)})")
             _apply_field(data, edit.target.strip(), edit.before, edit.after)
         changes.append(FixChange(**edit.model_dump()))
     new_sections: list[LyricSection] = []
@@ -1023,9 +991,7 @@ def apply_fix_reply(
     for sid in planned_order:
         if sid in added:
             meta = next(m for m in scope.missing if m["target"] == sid)
-            new_sections.append(
-                LyricSection(id=sid, kind=meta["kind"], label=meta["label"], lines=added[sid])
-            )
+            new_sections.append(LyricSection(id=sid, kind=meta["kind"], label=meta["label"], lines=added[sid]))
     try:
         new_style = StyleArtifact.model_validate(style_data)
         new_producer = ProducerNotesArtifact.model_validate(producer_data)

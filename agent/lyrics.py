@@ -26,9 +26,7 @@ REPETITION_POLICIES = ("sparse", "moderate", "hook-heavy")
 _SLOT = re.compile(r"\{([^{}]+)\}")
 _PART = re.compile(r"\[([^\[\]]*)\]|([^\[\]]+)")
 _ARTICLE = re.compile(r"\b([Aa]n?) ([A-Za-z][\w']*)")
-_VOWELS = frozenset(
-    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
-)
+_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -73,13 +71,9 @@ class _Vocab:
 
 
 def _parse_template(text: str, category: str, roles: Iterable[str] | None) -> _Template:
-    parts = tuple(
-        (m.group(1), True) if m.group(1) is not None else (m.group(2), False) for m in _PART.finditer(text)
-    )
+    parts = tuple((m.group(1), True) if m.group(1) is not None else (m.group(2), False) for m in _PART.finditer(text))
     all_roles = frozenset(_bank()["category_weights"])
-    return _Template(
-        text=text, category=category, roles=frozenset(roles) if roles else all_roles, parts=parts
-    )
+    return _Template(text=text, category=category, roles=frozenset(roles) if roles else all_roles, parts=parts)
 
 
 @cache
@@ -147,9 +141,7 @@ def rhyme_partners(word: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     key = phonetics.rhyming_part(word)
     perfect = tuple(w for w in vocab.families.get(key, ()) if distinct_rhyme(word, w))
     if not perfect and key in {phonetics.rhyming_part(w) for w in vocab.words}:
-        perfect = tuple(
-            w for w in vocab.words if phonetics.rhyming_part(w) == key and distinct_rhyme(word, w)
-        )
+        perfect = tuple(w for w in vocab.words if phonetics.rhyming_part(w) == key and distinct_rhyme(word, w))
     chosen = set(perfect)
     slant = tuple(w for w in vocab.words if w not in chosen and distinct_rhyme(word, w))
     return perfect, slant
@@ -240,9 +232,7 @@ class _SongState:
 class LineWriter:
     """Writes single lyric lines for one song: the toolbox behind write_lyrics and the FIX node."""
 
-    def __init__(
-        self, sds: dict[str, Any], plan: Plan, blueprint: Blueprint, seed: int, *, simplicity: int = 0
-    ):
+    def __init__(self, sds: dict[str, Any], plan: Plan, blueprint: Blueprint, seed: int, *, simplicity: int = 0):
         bank = _bank()
         lyrics = sds.get("lyrics") or {}
         self.plan = plan
@@ -267,9 +257,7 @@ class LineWriter:
         self.hook_end = phonetics.end_word(self.hook)
         mood = {str(m).strip().lower() for m in (sds.get("style") or {}).get("mood") or []}
         self.somber = (
-            frozenset()
-            if mood & set(bank["mood"]["somber_moods"])
-            else frozenset(bank["mood"]["somber_words"])
+            frozenset() if mood & set(bank["mood"]["somber_moods"]) else frozenset(bank["mood"]["somber_words"])
         )
         self.themes, self.extra_themes = self._theme_pool(lyrics, blueprint)
         self.images = self._image_pool(blueprint)
@@ -293,9 +281,7 @@ class LineWriter:
         the vocabulary at all, the line ends on any word.
         """
         avoid = sorted({w.lower() for w in avoid_end_words})
-        rng = random.Random(
-            f"{self.seed}:line:{salt}:{section_kind}:{syllables}:{rhyme_with}:{'|'.join(avoid)}"
-        )
+        rng = random.Random(f"{self.seed}:line:{salt}:{section_kind}:{syllables}:{rhyme_with}:{'|'.join(avoid)}")
         role = self.role_of(section_kind)
         tense = self.tense_for(role)
         word = None
@@ -386,9 +372,7 @@ class LineWriter:
                 # The hook leaves its tail clause few syllables: find a family with a word for a short line.
                 echo = specs[tails[0]].echo
                 for attempt in range(6):
-                    misfit = {
-                        w: self._tail_misfit(w, role, tense, target, echo, f"{salt}:{g}") for w in words
-                    }
+                    misfit = {w: self._tail_misfit(w, role, tense, target, echo, f"{salt}:{g}") for w in words}
                     best = min(words, key=lambda w: (misfit[w], w))
                     if misfit[best] <= 1 or g in fixed or attempt == 5:
                         break
@@ -403,14 +387,9 @@ class LineWriter:
             if spec.kind in ("plain", "tail") and spec.word is None:
                 spec.word = self._free_word(rng, role, tense, state.used_end | section_words)
                 for _ in range(6):
-                    if (
-                        spec.kind != "tail"
-                        or self._tail_misfit(spec.word, role, tense, target, spec.echo, salt) <= 1
-                    ):
+                    if spec.kind != "tail" or self._tail_misfit(spec.word, role, tense, target, spec.echo, salt) <= 1:
                         break
-                    spec.word = self._free_word(
-                        rng, role, tense, state.used_end | section_words | {spec.word}
-                    )
+                    spec.word = self._free_word(rng, role, tense, state.used_end | section_words | {spec.word})
                 section_words.add(spec.word)
         lines: list[str] = []
         theme_line = 1 if n > 1 and 0 in hook_positions else 0
@@ -422,9 +401,7 @@ class LineWriter:
             text = ""
             for attempt in range(4):
                 line_rng = random.Random(f"{self.seed}:section:{salt}:{i}:{attempt}")
-                text = self._render(
-                    line_rng, spec, role, tense, target, theme_hint=hint, used=lines, usage=state.usage
-                )
+                text = self._render(line_rng, spec, role, tense, target, theme_hint=hint, used=lines, usage=state.usage)
                 if spec.kind != "plain" or (text.lower() not in state.used_lines and text not in lines):
                     break
             lines.append(text)
@@ -452,11 +429,7 @@ class LineWriter:
                 anchor = phonetics.end_word(lines[partners[0]]) if partners else None
                 if anchor:
                     pool = [w for w in rhyme_partners(anchor)[0] + rhyme_partners(anchor)[1] if w not in ends]
-                    pool = [
-                        w
-                        for w in pool
-                        if all(distinct_rhyme(w, phonetics.end_word(lines[j])) for j in partners)
-                    ]
+                    pool = [w for w in pool if all(distinct_rhyme(w, phonetics.end_word(lines[j])) for j in partners)]
                 else:
                     pool = []
                 spec.word = self._pick_word(rng, pool, role) if pool else phonetics.end_word(old)
@@ -506,9 +479,7 @@ class LineWriter:
     def _echo_syllables(self, spec: _Spec) -> int:
         if not spec.echo:
             return 0
-        return phonetics.syllables(
-            spec.word if spec.kind in ("plain", "tail") and spec.word else self.hook_end
-        )
+        return phonetics.syllables(spec.word if spec.kind in ("plain", "tail") and spec.word else self.hook_end)
 
     # ----------------------------------------------------------------------------------- rendering
 
@@ -657,9 +628,7 @@ class LineWriter:
         for keep in itertools.product((False, True), repeat=len(optional_idx)):
             kept = {i for i, k in zip(optional_idx, keep, strict=True) if k}
             body = fixed + sum(counts[i] for i in kept)
-            body_text = " ".join(
-                text for i, (text, optional) in enumerate(parts) if not optional or i in kept
-            )
+            body_text = " ".join(text for i, (text, optional) in enumerate(parts) if not optional or i in kept)
             for lead, key, lead_syl, cost in lead_options:
                 diff = abs(body + lead_syl - target)
                 if diff > 3:
@@ -713,9 +682,7 @@ class LineWriter:
 
         return _SLOT.sub(repl, text)
 
-    def _slot(
-        self, name: str, rng: random.Random, tense: str, category: str, word: str, hint: int | None
-    ) -> str:
+    def _slot(self, name: str, rng: random.Random, tense: str, category: str, word: str, hint: int | None) -> str:
         bank = _bank()
         pron = self.pronoun
         person = pron["person"]
@@ -819,9 +786,7 @@ class LineWriter:
                 return str(rng.choice(words))
         return str(rng.choice([w for w in vocab.words if w not in exclude] or list(vocab.words)))
 
-    def _family_words(
-        self, rng: random.Random, role: str, tense: str, k: int, exclude: set[str]
-    ) -> list[str]:
+    def _family_words(self, rng: random.Random, role: str, tense: str, k: int, exclude: set[str]) -> list[str]:
         """k different, mutually rhyming end words from one rhyme family, preferring words not yet used."""
         vocab = _vocab()
         for relax in (False, True):
@@ -831,8 +796,7 @@ class LineWriter:
                 words = [
                     w
                     for w in vocab.families[key]
-                    if (relax or w not in exclude)
-                    and (self._word_ok(w, tense) or (relax and w not in self.avoid))
+                    if (relax or w not in exclude) and (self._word_ok(w, tense) or (relax and w not in self.avoid))
                 ]
                 if len(words) < k:
                     continue
@@ -848,9 +812,7 @@ class LineWriter:
                     return chosen
         return [self._free_word(rng, role, tense, exclude) for _ in range(k)]
 
-    def _partners_for(
-        self, rng: random.Random, anchor: str, k: int, tense: str, exclude: set[str]
-    ) -> list[str]:
+    def _partners_for(self, rng: random.Random, anchor: str, k: int, tense: str, exclude: set[str]) -> list[str]:
         perfect, slant = rhyme_partners(anchor)
         for pool in (perfect, perfect + slant):
             words = [w for w in pool if w not in exclude and self._word_ok(w, tense)]
@@ -923,11 +885,7 @@ class LineWriter:
         extras: list[str] = []
         for raw in blueprint.lexicon_positive:
             word = str(raw).strip().lower()
-            if (
-                nouns & set(vocab.categories_of.get(word, ()))
-                and word not in themes
-                and word not in self.avoid
-            ):
+            if nouns & set(vocab.categories_of.get(word, ())) and word not in themes and word not in self.avoid:
                 extras.append(word)
         if not themes:
             themes, extras = (extras[:2], extras[2:]) if extras else (list(_bank()["default_themes"]), [])
@@ -965,9 +923,7 @@ def _line_budget(plan: Plan) -> list[int]:
     for want_required, floor in tiers:
         while sum(counts) > plan.max_lines:
             candidates = [
-                i
-                for i, s in enumerate(plan.sections)
-                if is_required(s) == want_required and counts[i] > floor(s)
+                i for i, s in enumerate(plan.sections) if is_required(s) == want_required and counts[i] > floor(s)
             ]
             if not candidates:
                 break
@@ -989,9 +945,7 @@ def _hook_positions(writer: LineWriter, section: PlannedSection, n: int) -> list
     return sorted({0, last})
 
 
-def _write(
-    sds: dict[str, Any], plan: Plan, blueprint: Blueprint, seed: int, simplicity: int
-) -> LyricsArtifact:
+def _write(sds: dict[str, Any], plan: Plan, blueprint: Blueprint, seed: int, simplicity: int) -> LyricsArtifact:
     writer = LineWriter(sds, plan, blueprint, seed, simplicity=simplicity)
     state = _SongState()
     budget = _line_budget(plan)

@@ -19,6 +19,7 @@ def _data_root(name: str) -> Path:
 TAXONOMIES_DIR = _data_root("taxonomies")
 SKILLS_DIR = _data_root("skills")
 PROMPTS_DIR = _data_root("prompts")
+EXAMPLES_DIR = _CHECKOUT_ROOT / "examples" / "sds"
 
 
 def taxonomy_file(*parts: str) -> Path:

@@ -47,9 +47,7 @@ FUNCTION_WORDS = frozenset(
     }
 )  # fmt: skip
 
-_VOWELS = frozenset(
-    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
-)
+_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 
 # Leading-apostrophe elisions kept by tokenize; any other leading apostrophe is a quotation mark.
 _ELISIONS = frozenset(
@@ -366,12 +364,7 @@ def _letters_to_sound(w: str) -> tuple[str, ...]:
     tail: tuple[str, ...] = ()
     if len(w) > 2 and w.endswith("le") and w[-3] not in _VOWEL_LETTERS:
         w, tail = w[:-2], ("AH", "L")
-    elif (
-        len(w) > 2
-        and w[-1] == "e"
-        and w[-2] not in _VOWEL_LETTERS
-        and any(c in _VOWEL_LETTERS for c in w[:-2])
-    ):
+    elif len(w) > 2 and w[-1] == "e" and w[-2] not in _VOWEL_LETTERS and any(c in _VOWEL_LETTERS for c in w[:-2]):
         w = w[:-1]
         # Magic e: a single vowel letter before the last consonant is long ("blade", "snipe").
         if len(w) >= 2 and w[-2] in _VOWEL_LETTERS and (len(w) < 3 or w[-3] not in _VOWEL_LETTERS):

@@ -86,9 +86,7 @@ def engine_limits(sds: dict[str, Any]) -> tuple[EngineLimits, list[str]]:
     return limits, warnings
 
 
-def _line_targets(
-    kind: str, blueprint: Blueprint, requirement: dict[str, Any], stanza: int
-) -> tuple[int, int, int]:
+def _line_targets(kind: str, blueprint: Blueprint, requirement: dict[str, Any], stanza: int) -> tuple[int, int, int]:
     lo, hi = blueprint.sections.lines.get(kind, blueprint.sections.lines.get("Section", (2, 6)))
     lo = requirement.get("min_lines", lo)
     hi = max(lo, requirement.get("max_lines", hi))
@@ -181,9 +179,7 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
             if section.target_lines == 0:
                 section.target_syllables = 0
         if sum(s.target_lines for s in sections) > max_lines:
-            warnings.append(
-                f"lyrics.constraints.max_lines {max_lines} is below the sections' minimum line counts"
-            )
+            warnings.append(f"lyrics.constraints.max_lines {max_lines} is below the sections' minimum line counts")
 
     seed = int(sds["seed"])
     flag = feature_flag(sds, "render.enabled")

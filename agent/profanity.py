@@ -51,9 +51,7 @@ def _lexicon() -> _Lexicon:
             tiers[word.lower()] = tier
     leet = {ord(char): letter.lower() for char, letter in data.get("leetspeak", {}).items() if len(char) == 1}
     allow_words = {w.lower() for w in data.get("allowlist", []) if " " not in w.strip()}
-    allow_phrases = sorted(
-        (w.lower() for w in data.get("allowlist", []) if " " in w.strip()), key=len, reverse=True
-    )
+    allow_phrases = sorted((w.lower() for w in data.get("allowlist", []) if " " in w.strip()), key=len, reverse=True)
     leet_chars = "".join(re.escape(c) for c in sorted(chr(k) for k in leet) if not c.isspace())
     token = rf"[A-Za-z0-9'*{leet_chars}]*[A-Za-z0-9*{leet_chars}]"
     phrases = "|".join(r"\s+".join(map(re.escape, p.split())) for p in allow_phrases)

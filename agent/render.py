@@ -46,8 +46,15 @@ class LocalRenderConnector:
             outputs=outputs,
         )
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        record = {"job": job.to_state(), "request": {"style": prompt.style_text, "lyrics": prompt.lyrics_text,
-                                                     "exclude": prompt.exclude_text, "title": prompt.title}}
+        record = {
+            "job": job.to_state(),
+            "request": {
+                "style": prompt.style_text,
+                "lyrics": prompt.lyrics_text,
+                "exclude": prompt.exclude_text,
+                "title": prompt.title,
+            },
+        }
         path = self.jobs_dir / f"{job_id}.json"
         path.write_text(canonical_json(record), encoding="utf-8")
         return job

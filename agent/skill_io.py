@@ -34,9 +34,7 @@ from agent.taxonomy import Blueprint, load_blueprint_by_slug
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
 ARTIFACT_FILES = ("style", "lyrics", "producer_notes", "composed_prompt", "validation", "render_job")
-STATE_ONLY_KEYS = frozenset(
-    {"sds", "plan", "artifacts", "fix_iterations", "fix_log", "warnings", "review", "run_id"}
-)
+STATE_ONLY_KEYS = frozenset({"sds", "plan", "artifacts", "fix_iterations", "fix_log", "warnings", "review", "run_id"})
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -88,9 +86,7 @@ def validate_model(model: type[M], data: Any, field_name: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise BadInput(
-            (_join(field_name, err["loc"]), err["msg"]) for err in exc.errors(include_url=False)
-        ) from None
+        raise BadInput((_join(field_name, err["loc"]), err["msg"]) for err in exc.errors(include_url=False)) from None
 
 
 class ToolInput:
@@ -174,9 +170,7 @@ def _parse(text: str, label: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInput.one(
-            label, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise BadInput.one(label, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
 def read_directory(directory: Path) -> dict[str, Any]:
@@ -254,12 +248,8 @@ def run_tool(
 ) -> int:
     """Parse arguments, read the input, run the handler, print JSON; returns the exit code."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(
-        "input", nargs="?", default="-", help="JSON file, `amcs run --out` directory, or - for stdin"
-    )
-    parser.add_argument(
-        "--sds", metavar="FILE", help="take the SDS from this file (e.g. with an --out directory)"
-    )
+    parser.add_argument("input", nargs="?", default="-", help="JSON file, `amcs run --out` directory, or - for stdin")
+    parser.add_argument("--sds", metavar="FILE", help="take the SDS from this file (e.g. with an --out directory)")
     if merges_into_state:
         parser.add_argument(
             "--state", action="store_true", help="print the input state with this node's update merged in"

@@ -158,22 +158,14 @@ def format_problems(name: str) -> list[str]:
     skill_name = data.get("name")
     if skill_name != name:
         problems.append(f"{name}: name {skill_name!r} differs from its folder name")
-    if (
-        not isinstance(skill_name, str)
-        or not NAME_PATTERN.match(skill_name)
-        or len(skill_name) > MAX_NAME_CHARS
-    ):
-        problems.append(
-            f"{name}: name must be 1-{MAX_NAME_CHARS} lowercase letters, digits and single hyphens"
-        )
+    if not isinstance(skill_name, str) or not NAME_PATTERN.match(skill_name) or len(skill_name) > MAX_NAME_CHARS:
+        problems.append(f"{name}: name must be 1-{MAX_NAME_CHARS} lowercase letters, digits and single hyphens")
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
         problems.append(f"{name}: description is missing")
     else:
         if len(description) > MAX_DESCRIPTION_CHARS:
-            problems.append(
-                f"{name}: description has {len(description)} characters; at most {MAX_DESCRIPTION_CHARS}"
-            )
+            problems.append(f"{name}: description has {len(description)} characters; at most {MAX_DESCRIPTION_CHARS}")
         if "<" in description or ">" in description:
             problems.append(f"{name}: description contains an angle bracket")
     if "allowed-tools" in data and not isinstance(data["allowed-tools"], str):

@@ -24,9 +24,7 @@ def _unique(items: list[str]) -> list[str]:
     return kept
 
 
-def sanitize_tags(
-    positive: list[str], negative: list[str]
-) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+def sanitize_tags(positive: list[str], negative: list[str]) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Drop duplicates, later tags that conflict with earlier ones, and negatives that are also positive.
 
     Earlier tags win, so callers list the SDS's own tags before generated ones. Returns
@@ -68,8 +66,7 @@ def choose_bpm(sds: dict[str, Any], blueprint: Blueprint, rng: random.Random) ->
     bpm = min(max(wanted, low), high)
     if bpm != wanted:
         return bpm, [
-            f"style.tempo_bpm {tempo} is outside the {blueprint.display_name} blueprint's "
-            f"{low}-{high} BPM; used {bpm}"
+            f"style.tempo_bpm {tempo} is outside the {blueprint.display_name} blueprint's {low}-{high} BPM; used {bpm}"
         ]
     return bpm, []
 

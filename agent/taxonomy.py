@@ -1,4 +1,4 @@
-"""Loads the data under taxonomies/: genre blueprints and their alias index, tag conflicts, profanity, artists, limits."""
+"""Loads taxonomies/: genre blueprints and their alias index, tag conflicts, profanity, artists, engine limits."""
 
 from __future__ import annotations
 

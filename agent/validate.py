@@ -78,8 +78,7 @@ def pair_sections(plan: Plan, lyrics: LyricsArtifact) -> list[SectionPair]:
     for section in lyrics.sections:
         by_id.setdefault(section.id, []).append(section)
     pairs = [
-        SectionPair(planned, by_id[planned.id].pop(0) if by_id.get(planned.id) else None)
-        for planned in plan.sections
+        SectionPair(planned, by_id[planned.id].pop(0) if by_id.get(planned.id) else None) for planned in plan.sections
     ]
     used = {id(p.lyric) for p in pairs if p.lyric is not None}
     pairs += [SectionPair(None, s) for s in lyrics.sections if id(s) not in used]
@@ -147,11 +146,7 @@ def rhyme_pairs(plan: Plan, lyrics: LyricsArtifact) -> list[RhymePair]:
         for group in rhyme_groups(plan.rhyme_scheme, len(section.lines)):
             anchor = group[0]
             for member in group[1:]:
-                kind = (
-                    phonetics.rhyme_kind(ends[anchor], ends[member])
-                    if ends[anchor] and ends[member]
-                    else "none"
-                )
+                kind = phonetics.rhyme_kind(ends[anchor], ends[member]) if ends[anchor] and ends[member] else "none"
                 pairs.append(RhymePair(section.id, anchor, member, ends[anchor], ends[member], kind))
     return pairs
 
@@ -237,9 +232,7 @@ class _Validator:
         line: int | None = None,
     ) -> None:
         self.issues.append(
-            Issue(
-                severity=severity, component=component, code=code, message=message, section=section, line=line
-            )
+            Issue(severity=severity, component=component, code=code, message=message, section=section, line=line)
         )
 
     def fail(self, code: str, field: str, message: str) -> None:
@@ -248,9 +241,7 @@ class _Validator:
     def hook_density(self) -> float:
         hook_sections = [p for p in self.sections if p.planned is not None and p.planned.hook_role]
         if not hook_sections:
-            hook_sections = [
-                p for p in self.sections if p.lyric and self.blueprint.canonical_kind(p.kind) == "Chorus"
-            ]
+            hook_sections = [p for p in self.sections if p.lyric and self.blueprint.canonical_kind(p.kind) == "Chorus"]
             if not hook_sections:
                 self.note("error", "hook_density", "no_chorus", "the lyric has no chorus or hook section")
         with_hook, penalty = 0, 0.0
@@ -262,9 +253,7 @@ class _Validator:
                 self.note("error", "hook_density", "hook_missing", f"{pair.id} never sings the hook", pair.id)
             if pair.planned and pair.planned.must_end_with_hook and pair.lines and not hooked[-1]:
                 penalty += 10.0
-                self.note(
-                    "error", "hook_density", "hook_not_last", f"{pair.id} must end with the hook", pair.id
-                )
+                self.note("error", "hook_density", "hook_not_last", f"{pair.id} must end with the hook", pair.id)
         presence = with_hook / len(hook_sections) if hook_sections else 0.0
         count = sum(contains_hook(line, self.hooks) for line in self.all_lines)
         wanted = self.blueprint.rubric.hook_min_recurrences
@@ -279,9 +268,7 @@ class _Validator:
         ratio = phonetics.compression_ratio("\n".join(self.all_lines))
         repetition = (UNREPETITIVE_RATIO - ratio) / (UNREPETITIVE_RATIO - REPETITIVE_RATIO)
         self.metrics.update(hook_count=count, compression_ratio=round(ratio, 3))
-        return _clamp(
-            100 * (0.5 * presence + 0.3 * recurrence + 0.2 * min(1.0, max(0.0, repetition))) - penalty
-        )
+        return _clamp(100 * (0.5 * presence + 0.3 * recurrence + 0.2 * min(1.0, max(0.0, repetition))) - penalty)
 
     def singability(self) -> float:
         weighted, total_lines = 0.0, 0
@@ -381,9 +368,7 @@ class _Validator:
         present = {self.blueprint.canonical_kind(p.kind) for p in self.sections if p.lyric and p.lines}
         missing_kinds = sorted(required - present)
         for kind in missing_kinds:
-            self.note(
-                "error", component, "missing_required_kind", f"no {kind} section; the genre requires one"
-            )
+            self.note("error", component, "missing_required_kind", f"no {kind} section; the genre requires one")
         if self.plan.max_lines is not None and len(self.all_lines) > self.plan.max_lines:
             message = f"{len(self.all_lines)} lines; the SDS allows {self.plan.max_lines}"
             self.note("error", component, "too_many_lines", message)
@@ -396,10 +381,7 @@ class _Validator:
         hits: list[tuple[str, str | None, int | None, ProfanityHit]] = []
         for pair in self.sections:
             for index, line in enumerate(pair.lines):
-                hits += [
-                    (f"lyrics.sections.{pair.id}.lines[{index}]", pair.id, index, h)
-                    for h in find_profanity(line)
-                ]
+                hits += [(f"lyrics.sections.{pair.id}.lines[{index}]", pair.id, index, h) for h in find_profanity(line)]
         hits += [("composed_prompt.title", None, None, h) for h in find_profanity(self.prompt.title)]
         slurs = [h for h in hits if h[3].tier == "slur"]
         for field, section, line_index, hit in hits:
@@ -456,9 +438,7 @@ class _Validator:
         negative = {t.lower() for t in self.style.tags_negative}
         for tag in positive:
             if tag.lower() in negative:
-                self.fail(
-                    "tag_conflict", "style.tags_negative", f"{tag!r} is both a positive and a negative tag"
-                )
+                self.fail("tag_conflict", "style.tags_negative", f"{tag!r} is both a positive and a negative tag")
 
     def check_artists(self) -> None:
         fields = {
@@ -488,9 +468,7 @@ class _Validator:
         self.readability()
         rubric = self.blueprint.rubric
         weights = rubric.weights.model_dump()
-        total = round(
-            _clamp(sum(raw[n] * weights[n] for n in COMPONENTS) / (sum(weights.values()) or 1.0)), 1
-        )
+        total = round(_clamp(sum(raw[n] * weights[n] for n in COMPONENTS) / (sum(weights.values()) or 1.0)), 1)
         scores = {name: round(value, 1) for name, value in raw.items()}
         for name in COMPONENTS:
             if scores[name] < rubric.min_component:

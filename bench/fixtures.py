@@ -59,8 +59,10 @@ def main() -> None:
     songs = len(fixtures) * args.rounds
     passed = sum(1 for s in statuses.values() if s == "pass")
     print(f"songs: {songs} in {elapsed:.2f} s = {songs / elapsed:.2f} songs/s (SQLite checkpointer)")
-    print(f"pass rate: {passed}/{len(statuses)} = {passed / len(statuses):.1%}; "
-          f"mean fix cycles {statistics.mean(fix_cycles):.2f}")
+    print(
+        f"pass rate: {passed}/{len(statuses)} = {passed / len(statuses):.1%}; "
+        f"mean fix cycles {statistics.mean(fix_cycles):.2f}"
+    )
     failed = sorted(name for name, status in statuses.items() if status != "pass")
     if failed:
         print(f"failed: {', '.join(failed)}")

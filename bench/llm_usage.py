@@ -60,9 +60,7 @@ def one_run(stub: AnthropicStub, data_dir: Path, sds: dict[str, Any], run_id: st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "sds", nargs="?", default=str(REPO_ROOT / "examples" / "sds" / "pop_complexity_1.json")
-    )
+    parser.add_argument("sds", nargs="?", default=str(REPO_ROOT / "examples" / "sds" / "pop_complexity_1.json"))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--profane-draft",

@@ -55,9 +55,7 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_server(
-    port: int, data_dir: Path, database_url: str | None, concurrency: int
-) -> subprocess.Popen[bytes]:
+def start_server(port: int, data_dir: Path, database_url: str | None, concurrency: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMCS_")}
     env.update(
         AMCS_DATA_DIR=str(data_dir),
@@ -121,17 +119,13 @@ def valid_references() -> list[dict[str, Any]]:
     return valid
 
 
-async def watch(
-    base: str, after: int, received: list[tuple[int, str, int, float]], stop: asyncio.Event
-) -> None:
+async def watch(base: str, after: int, received: list[tuple[int, str, int, float]], stop: asyncio.Event) -> None:
     """Follow the all-runs stream; reconnect with Last-Event-ID if the connection drops."""
     last = after
     async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(None, connect=10)) as client:
         while not stop.is_set():
             try:
-                async with client.stream(
-                    "GET", "/workflows/events", headers={"Last-Event-ID": str(last)}
-                ) as resp:
+                async with client.stream("GET", "/workflows/events", headers={"Last-Event-ID": str(last)}) as resp:
                     async for line in resp.aiter_lines():
                         if line.startswith("data:"):
                             event = json.loads(line[5:])
@@ -186,9 +180,7 @@ async def bench(args: argparse.Namespace, base: str, pid: int) -> int:
         statuses: Counter[str] = Counter()
         deadline = time.monotonic() + args.timeout
         while pending and time.monotonic() < deadline:
-            page = (
-                await client.get("/workflows/runs", params={"limit": 200, "status": sorted(TERMINAL)})
-            ).json()
+            page = (await client.get("/workflows/runs", params={"limit": 200, "status": sorted(TERMINAL)})).json()
             cursor = page.get("next_cursor")
             done = {r["run_id"]: r["status"] for r in page["items"]}
             while cursor is not None:

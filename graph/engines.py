@@ -49,9 +49,7 @@ def _anthropic_backend(api_key: str, base_url: str | None, timeout: float, retri
     # One client (and connection pool) per key and endpoint, kept in memory only.
     from agent.llm import AnthropicBackend
 
-    return AnthropicBackend(
-        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=retries, base_delay=delay
-    )
+    return AnthropicBackend(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=retries, base_delay=delay)
 
 
 def anthropic_engine(context: Context) -> SongwritingEngine:
@@ -65,9 +63,7 @@ def anthropic_engine(context: Context) -> SongwritingEngine:
     try:
         from agent.llm import AnthropicEngine
     except ImportError as exc:  # pragma: no cover - the llm extra is missing
-        raise ValueError(
-            f"the anthropic engine needs the 'llm' extra (pip install -e '.[llm]'): {exc}"
-        ) from None
+        raise ValueError(f"the anthropic engine needs the 'llm' extra (pip install -e '.[llm]'): {exc}") from None
     from graph.llm_store import response_store
 
     store = response_store(context.data_dir or settings.data_dir)

@@ -33,9 +33,7 @@ class SqliteResponseStore:
     """
 
     def __init__(self, data_dir: str | Path) -> None:
-        self._connection = sqlite3.connect(
-            sqlite_path(data_dir), check_same_thread=False, isolation_level=None
-        )
+        self._connection = sqlite3.connect(sqlite_path(data_dir), check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.executescript(_SCHEMA)
@@ -43,9 +41,7 @@ class SqliteResponseStore:
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._connection.execute(
-                "SELECT record FROM llm_responses WHERE key = ?", (key,)
-            ).fetchone()
+            row = self._connection.execute("SELECT record FROM llm_responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, record: dict[str, Any]) -> None:
@@ -61,14 +57,10 @@ class SqliteResponseStore:
             connection = self._connection
             connection.execute("BEGIN IMMEDIATE")
             try:
-                row = connection.execute(
-                    "SELECT calls FROM llm_run_calls WHERE run_id = ?", (run_id,)
-                ).fetchone()
+                row = connection.execute("SELECT calls FROM llm_run_calls WHERE run_id = ?", (run_id,)).fetchone()
                 used = row[0] if row else 0
                 if used >= limit:
-                    raise BudgetExhausted(
-                        f"run {run_id or '(unnamed)'} used its budget of {limit} model calls"
-                    )
+                    raise BudgetExhausted(f"run {run_id or '(unnamed)'} used its budget of {limit} model calls")
                 connection.execute(
                     "INSERT INTO llm_run_calls (run_id, calls) VALUES (?, 1) "
                     "ON CONFLICT(run_id) DO UPDATE SET calls = calls + 1",
@@ -82,9 +74,7 @@ class SqliteResponseStore:
 
     def calls(self, run_id: str) -> int:
         with self._lock:
-            row = self._connection.execute(
-                "SELECT calls FROM llm_run_calls WHERE run_id = ?", (run_id,)
-            ).fetchone()
+            row = self._connection.execute("SELECT calls FROM llm_run_calls WHERE run_id = ?", (run_id,)).fetchone()
         return row[0] if row else 0
 
     def __len__(self) -> int:

@@ -45,7 +45,9 @@ def _plan(state: SongState) -> tuple[Plan, Blueprint]:
 
 def _job(state: SongState, node: str, seed_key: str) -> NodeJob:
     plan, blueprint = _plan(state)
-    return NodeJob(node=node, sds=state["sds"], plan=plan, blueprint=blueprint, seed=plan.node_seeds[seed_key], emit=emit)
+    return NodeJob(
+        node=node, sds=state["sds"], plan=plan, blueprint=blueprint, seed=plan.node_seeds[seed_key], emit=emit
+    )
 
 
 def _artifacts(state: SongState) -> tuple[StyleArtifact, LyricsArtifact, ProducerNotesArtifact]:

@@ -119,9 +119,7 @@ def _row_to_run(row: dict[str, Any]) -> dict[str, Any]:
     run = dict(row)
     for key in _JSON_COLUMNS:
         value = run.get(key)
-        run[key] = (
-            json.loads(value) if isinstance(value, str) and value else ({} if key != "pending" else None)
-        )
+        run[key] = json.loads(value) if isinstance(value, str) and value else ({} if key != "pending" else None)
     run["cancel_requested"] = bool(run.get("cancel_requested"))
     return run
 
@@ -235,9 +233,7 @@ class RunStore:
             clauses.append("seq < ?")
             params.append(before_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self._fetch(
-            f"SELECT * FROM amcs_runs {where} ORDER BY seq DESC LIMIT ?", [*params, limit]
-        )
+        rows = await self._fetch(f"SELECT * FROM amcs_runs {where} ORDER BY seq DESC LIMIT ?", [*params, limit])
         return [_row_to_run(r) for r in rows]
 
     # -- leases ------------------------------------------------------------------------------------------
@@ -307,8 +303,7 @@ class RunStore:
         sets = ", ".join(f"{k} = ?" for k in fields)
         params = [_encode(k, v) for k, v in fields.items()] + [run_id, *from_statuses]
         sql = (
-            f"UPDATE amcs_runs SET {sets} WHERE run_id = ? "
-            f"AND status IN ({', '.join('?' for _ in from_statuses)}) AND "
+            f"UPDATE amcs_runs SET {sets} WHERE run_id = ? AND status IN ({', '.join('?' for _ in from_statuses)}) AND "
         )
         if expected_owner is None:
             sql += "owner IS NULL"
@@ -321,8 +316,7 @@ class RunStore:
 
     async def cancel_requests(self, owner: str) -> list[str]:
         rows = await self._fetch(
-            "SELECT run_id FROM amcs_runs WHERE owner = ? AND cancel_requested = 1 "
-            "AND status IN ('queued', 'running')",
+            "SELECT run_id FROM amcs_runs WHERE owner = ? AND cancel_requested = 1 AND status IN ('queued', 'running')",
             [owner],
         )
         return [r["run_id"] for r in rows]
@@ -365,8 +359,7 @@ class RunStore:
 
     async def events_after(self, run_id: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
         rows = await self._fetch(
-            "SELECT gid, run_id, id, ts, body FROM amcs_events "
-            "WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+            "SELECT gid, run_id, id, ts, body FROM amcs_events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
             [run_id, after, limit],
         )
         return [_row_to_event(r) for r in rows]

@@ -451,9 +451,7 @@ class RunService:
                 f"run {run_id} is {run['status']}; only {', '.join(RETRYABLE)} runs can be retried",
             )
         if from_node is not None and from_node not in self.node_names:
-            raise Invalid(
-                "from_node", "enum", f"is {from_node!r}; must be one of {', '.join(self.node_names)}"
-            )
+            raise Invalid("from_node", "enum", f"is {from_node!r}; must be one of {', '.join(self.node_names)}")
         latest = await self.checkpointer.aget_tuple(_config(run_id))
         snapshot = await self.graph.aget_state(_config(run_id)) if latest else None
         if from_node is None and snapshot is not None and not snapshot.next:
@@ -466,9 +464,7 @@ class RunService:
                     target = _checkpoint_id(snap.config)
                     break
             if target is None:
-                raise Invalid(
-                    "from_node", "reached", f"run {run_id} never reached {from_node}; nothing to re-run from"
-                )
+                raise Invalid("from_node", "reached", f"run {run_id} never reached {from_node}; nothing to re-run from")
             pending = {
                 "mode": "checkpoint",
                 "checkpoint_id": target,
@@ -514,9 +510,7 @@ class RunService:
                     "fix_iterations": values.get("fix_iterations", 0),
                     "artifacts": sorted((values.get("artifacts") or {}).keys()),
                     "errors": [
-                        {"node": t.name, "message": str(t.error)}
-                        for t in snap.tasks
-                        if getattr(t, "error", None)
+                        {"node": t.name, "message": str(t.error)} for t in snap.tasks if getattr(t, "error", None)
                     ],
                 }
             )
@@ -612,9 +606,7 @@ class RunService:
             previous = _checkpoint_id(stored)
 
     # -- events ------------------------------------------------------------------------------------------
-    async def _emit(
-        self, run_id: str, event: dict[str, Any], updates: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    async def _emit(self, run_id: str, event: dict[str, Any], updates: dict[str, Any] | None = None) -> dict[str, Any]:
         stored = await self.store.append_event(run_id, event, updates, where_owner=self.owner)
         if stored is None:
             raise _LeaseLost(run_id)
@@ -727,9 +719,7 @@ class RunService:
     async def _execute(self, run: dict[str, Any], progress: _Progress) -> None:
         run_id = run["run_id"]
         request = run["request"]
-        context = Context(
-            engine=request.get("engine", ""), model=request.get("model", ""), data_dir=self.data_dir
-        )
+        context = Context(engine=request.get("engine", ""), model=request.get("model", ""), data_dir=self.data_dir)
         context = context.resolved()
         latest = await self.checkpointer.aget_tuple(_config(run_id))
         pending = run.get("pending") or {"mode": "start"}
@@ -737,9 +727,9 @@ class RunService:
         graph_input: Any = None
         if pending.get("mode") == "start" and latest is None:
             graph_input = request["sds"]
-        elif pending.get("mode") == "checkpoint" and _checkpoint_id(
-            latest.config if latest else None
-        ) == pending.get("base_latest"):
+        elif pending.get("mode") == "checkpoint" and _checkpoint_id(latest.config if latest else None) == pending.get(
+            "base_latest"
+        ):
             config = _config(run_id, pending["checkpoint_id"])
         attempt = int(run.get("attempt") or 0) + 1
         await self._emit(
@@ -808,9 +798,7 @@ class RunService:
                 status, error = "error", f"the graph stopped before {', '.join(snapshot.next)}"
             else:
                 status = FINAL_STATUS.get(str(values.get("status")), "error")
-                error = (
-                    None if status != "error" else f"the graph finished with status {values.get('status')!r}"
-                )
+                error = None if status != "error" else f"the graph finished with status {values.get('status')!r}"
             await self._emit(
                 run_id,
                 {

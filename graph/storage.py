@@ -47,9 +47,7 @@ async def open_storage(
 ) -> AsyncIterator[Storage]:
     if database_url:
         if not is_postgres_url(database_url):
-            raise ValueError(
-                f"AMCS_DATABASE_URL must be a postgresql:// URL, not {database_url.split(':')[0]}://"
-            )
+            raise ValueError(f"AMCS_DATABASE_URL must be a postgresql:// URL, not {database_url.split(':')[0]}://")
         async with _postgres(postgres_conninfo(database_url), pool_size) as storage:
             yield storage
     else:

@@ -27,7 +27,6 @@ from fastapi.staticfiles import StaticFiles
 from agent.settings import Settings, get_settings
 from graph.service import RunService
 from graph.storage import open_storage
-from server.config import ServerSettings, get_server_settings
 from server.errors import AuthMiddleware, BodyLimitMiddleware, install_error_handlers
 from server.routers import events, examples, runs
 
@@ -64,17 +63,15 @@ def load_plugin(spec: str) -> None:
 
 def create_app(
     settings: Settings | None = None,
-    server_settings: ServerSettings | None = None,
     service_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """`service_options` go to `RunService` (tests pass a tiny `builder` and request checks)."""
     settings = settings or get_settings()
-    server_settings = server_settings or get_server_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if server_settings.test_engine_module:
-            load_plugin(server_settings.test_engine_module)
+        if settings.test_engine_module:
+            load_plugin(settings.test_engine_module)
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         async with open_storage(data_dir, settings.database_url) as storage:
@@ -82,17 +79,15 @@ def create_app(
                 storage.checkpointer,
                 storage.runs,
                 data_dir=str(data_dir),
-                max_concurrent=server_settings.max_concurrent_runs,
-                lease_seconds=server_settings.run_lease_seconds,
-                poll_interval=server_settings.event_poll_seconds,
+                max_concurrent=settings.max_concurrent_runs,
+                lease_seconds=settings.run_lease_seconds,
+                poll_interval=settings.event_poll_seconds,
                 **(service_options or {}),
             )
             app.state.service = service
             app.state.storage = storage
             await service.start()
-            log.info(
-                "AMCS run service on %s storage (%s), owner %s", storage.kind, storage.location, service.owner
-            )
+            log.info("AMCS run service on %s storage (%s), owner %s", storage.kind, storage.location, service.owner)
             try:
                 yield
             finally:
@@ -107,7 +102,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.server_settings = server_settings
     install_error_handlers(app)
     app.include_router(runs.router)
     app.include_router(events.router)
@@ -149,16 +143,15 @@ def create_app(
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    import os
-
     import uvicorn
 
+    settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
-        create_app(),
+        create_app(settings),
         host=host,
         port=port,
         timeout_graceful_shutdown=5,
-        access_log=os.environ.get("AMCS_ACCESS_LOG", "1") not in ("0", "false", "no"),
-        log_level=os.environ.get("AMCS_LOG_LEVEL", "info").lower(),
+        access_log=settings.access_log,
+        log_level=settings.log_level.lower(),
     )

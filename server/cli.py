@@ -127,9 +127,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_outputs(out_dir, values)
     print(f"artifacts written to {out_dir}", file=sys.stderr)
     if args.json:
-        summary = {key: review.get(key) for key in (
-            "run_id", "status", "scores", "hard_fails", "fix_iterations", "warnings", "artifacts", "artifact_hashes"
-        )}
+        summary = {
+            key: review.get(key)
+            for key in (
+                "run_id",
+                "status",
+                "scores",
+                "hard_fails",
+                "fix_iterations",
+                "warnings",
+                "artifacts",
+                "artifact_hashes",
+            )
+        }
         sys.stdout.write(_dump(summary))
     else:
         _print_summary(review, sys.stdout)
@@ -144,8 +154,10 @@ def _check_engine(context: Any) -> None:
 
 def _print_summary(review: dict[str, Any], stream: TextIO) -> None:
     scores = review.get("scores", {})
-    print(f"status: {review.get('status')}  total: {scores.get('total')}  fix cycles: {review.get('fix_iterations')}",
-          file=stream)
+    print(
+        f"status: {review.get('status')}  total: {scores.get('total')}  fix cycles: {review.get('fix_iterations')}",
+        file=stream,
+    )
     for fail in review.get("hard_fails", []):
         print(f"hard fail: {fail['field']}: {fail['message']}", file=stream)
     for warning in review.get("warnings", []):
@@ -161,8 +173,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     except SDSError as error:
         _report_invalid(args.sds, error, sys.stderr)
         return EXIT_INVALID
-    print(f"{args.sds}: valid SDS; blueprint {blueprint.genre} ({blueprint.display_name}), "
-          f"{len(plan.sections)} sections, {plan.limits.engine} {plan.limits.model} limits")
+    print(
+        f"{args.sds}: valid SDS; blueprint {blueprint.genre} ({blueprint.display_name}), "
+        f"{len(plan.sections)} sections, {plan.limits.engine} {plan.limits.model} limits"
+    )
     for warning in warnings:
         print(f"warning: {warning}")
     return EXIT_PASS
@@ -173,14 +187,23 @@ def cmd_blueprints(args: argparse.Namespace) -> int:
     for slug in blueprint_slugs():
         blueprint = load_blueprint_by_slug(slug)
         low, high = blueprint.tempo_bounds
-        rows.append({"genre": slug, "name": blueprint.display_name, "tempo_bpm": [low, high],
-                     "required_sections": blueprint.sections.required, "aliases": blueprint.aliases})
+        rows.append(
+            {
+                "genre": slug,
+                "name": blueprint.display_name,
+                "tempo_bpm": [low, high],
+                "required_sections": blueprint.sections.required,
+                "aliases": blueprint.aliases,
+            }
+        )
     if args.json:
         sys.stdout.write(_dump(rows))
     else:
         for row in rows:
-            print(f"{row['genre']:<20} {row['name']:<28} {row['tempo_bpm'][0]}-{row['tempo_bpm'][1]} BPM  "
-                  f"requires {', '.join(row['required_sections'])}")
+            print(
+                f"{row['genre']:<20} {row['name']:<28} {row['tempo_bpm'][0]}-{row['tempo_bpm'][1]} BPM  "
+                f"requires {', '.join(row['required_sections'])}"
+            )
     return EXIT_PASS
 
 

@@ -9,7 +9,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.settings import Settings
 from graph.service import Invalid, RunService
-from server.config import ServerSettings
 
 # Authentication itself is enforced by server.errors.AuthMiddleware (it also covers WebSockets and the
 # docs); this scheme only documents it in OpenAPI so Swagger UI offers "Authorize".
@@ -35,11 +34,6 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_server_settings_dep(request: Request) -> ServerSettings:
-    settings: ServerSettings = request.app.state.server_settings
-    return settings
-
-
 def last_event_id(
     last_event_id: Annotated[
         str | None,
@@ -57,9 +51,7 @@ def last_event_id(
         try:
             value = int(last_event_id.strip())
         except ValueError:
-            raise Invalid(
-                "Last-Event-ID", "integer", f"is {last_event_id[:40]!r}; must be an event id"
-            ) from None
+            raise Invalid("Last-Event-ID", "integer", f"is {last_event_id[:40]!r}; must be an event id") from None
         if value < 0:
             raise Invalid("Last-Event-ID", "minimum", f"is {value}; must be at least 0")
         return value
@@ -68,5 +60,4 @@ def last_event_id(
 
 ServiceDep = Annotated[RunService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ServerSettingsDep = Annotated[ServerSettings, Depends(get_server_settings_dep)]
 CursorDep = Annotated[int | None, Depends(last_event_id)]

@@ -32,9 +32,7 @@ def problem(field: str, rule: str, message: str) -> dict[str, str]:
     return {"field": field, "rule": rule, "message": message}
 
 
-def error_response(
-    status: int, problems: list[dict[str, str]], headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, problems: list[dict[str, str]], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=status, headers=headers)
 
 
@@ -112,9 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
     payload = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -150,9 +146,7 @@ class BodyLimitMiddleware:
             try:
                 too_big = int(declared) > self.limit
             except ValueError:
-                await _send_json(
-                    send, 400, {"detail": [problem("Content-Length", "integer", "is not a number")]}
-                )
+                await _send_json(send, 400, {"detail": [problem("Content-Length", "integer", "is not a number")]})
                 return
             if too_big:
                 await _send_json(send, 413, self._too_large(), {"connection": "close"})
@@ -214,11 +208,7 @@ class AuthMiddleware:
         return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            not self.token
-            or scope["type"] not in ("http", "websocket")
-            or self._public(scope.get("path", ""))
-        ):
+        if not self.token or scope["type"] not in ("http", "websocket") or self._public(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         given = _token_from(scope)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.paths import EXAMPLES_DIR
 from graph.runstore import StoredEvent
-from server.config import REPO_ROOT
 
 RunStatus = Literal["queued", "running", "passed", "failed", "cancelled", "error"]
 EXAMPLE_RUN_ID = "2f1c6a5e-6a8e-4f8e-9d7a-0d1f5d9b3c11"
@@ -17,7 +17,7 @@ EXAMPLE_RUN_ID = "2f1c6a5e-6a8e-4f8e-9d7a-0d1f5d9b3c11"
 
 @cache
 def example_sds() -> dict[str, Any]:
-    path = REPO_ROOT / "examples" / "sds" / "pop_complexity_1.json"
+    path = EXAMPLES_DIR / "pop_complexity_1.json"
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
@@ -42,9 +42,7 @@ class ErrorBody(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"detail": [{"field": "sds.seed", "rule": "minimum", "message": "is -1; must be at least 0"}]}
-            ]
+            "examples": [{"detail": [{"field": "sds.seed", "rule": "minimum", "message": "is -1; must be at least 0"}]}]
         }
     )
 
@@ -70,9 +68,7 @@ class RunCreate(BaseModel):
     engine: str | None = Field(
         default=None, description="Songwriting engine: offline (default) or anthropic.", examples=["offline"]
     )
-    model: str | None = Field(
-        default=None, description="Model for LLM engines.", examples=["claude-sonnet-4-5"]
-    )
+    model: str | None = Field(default=None, description="Model for LLM engines.", examples=["claude-sonnet-4-5"])
 
 
 class RetryBody(BaseModel):
@@ -80,8 +76,7 @@ class RetryBody(BaseModel):
 
     from_node: str | None = Field(
         default=None,
-        description="Re-run from the last checkpoint before this node "
-        "instead of resuming the last checkpoint.",
+        description="Re-run from the last checkpoint before this node instead of resuming the last checkpoint.",
         examples=["write_lyrics"],
     )
 
@@ -150,9 +145,7 @@ class RunOut(BaseModel):
 
 class RunPage(BaseModel):
     items: list[RunOut]
-    next_cursor: int | None = Field(
-        default=None, description="Cursor of the next page; null on the last page."
-    )
+    next_cursor: int | None = Field(default=None, description="Cursor of the next page; null on the last page.")
 
 
 class CheckpointOut(BaseModel):

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph.runstore import now_iso
-from server.deps import Authenticated, CursorDep, ServerSettingsDep, ServiceDep
+from server.deps import Authenticated, CursorDep, ServiceDep, SettingsDep
 from server.schemas import ErrorBody, EventOut
 
 router = APIRouter(prefix="/workflows", tags=["events"])
@@ -66,9 +66,7 @@ async def _sse(stream: AsyncIterator[dict[str, Any] | None], key: str) -> AsyncI
     dependencies=[Authenticated],
     response_class=EventSourceResponse,
 )
-async def run_events(
-    run_id: str, service: ServiceDep, settings: ServerSettingsDep, cursor: CursorDep
-) -> EventSourceResponse:
+async def run_events(run_id: str, service: ServiceDep, settings: SettingsDep, cursor: CursorDep) -> EventSourceResponse:
     await service.get(run_id)
     stream = service.follow(run_id, cursor or 0, until_end=True)
     return EventSourceResponse(_sse(stream, "id"), ping=settings.heartbeat_seconds, headers=STREAM_HEADERS)
@@ -86,9 +84,7 @@ async def run_events(
     dependencies=[Authenticated],
     response_class=EventSourceResponse,
 )
-async def all_events(
-    service: ServiceDep, settings: ServerSettingsDep, cursor: CursorDep
-) -> EventSourceResponse:
+async def all_events(service: ServiceDep, settings: SettingsDep, cursor: CursorDep) -> EventSourceResponse:
     start = cursor if cursor is not None else await service.store.last_gid()
     stream = service.follow(None, start, until_end=False)
     return EventSourceResponse(_sse(stream, "gid"), ping=settings.heartbeat_seconds, headers=STREAM_HEADERS)
@@ -103,7 +99,7 @@ async def events_socket(
     """WebSocket feed: all runs (ids = `gid`) or one run with `run_id` (ids = per-run `id`, closes after the
     run's final `run.end`). `from` is the last id the client has; the feed resumes right after it."""
     service = websocket.app.state.service
-    settings = websocket.app.state.server_settings
+    settings = websocket.app.state.settings
     await websocket.accept()
     start: int | None = None
     problem = None

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from graph.service import NotFound
-from server.deps import Authenticated, ServerSettingsDep
+from server.deps import Authenticated, SettingsDep
 from server.schemas import ErrorBody, ExampleOut
 
 router = APIRouter(
@@ -30,7 +30,7 @@ def _files(folder: FilePath) -> dict[str, FilePath]:
 
 
 @router.get("", summary="Reference SDS files")
-async def list_examples(settings: ServerSettingsDep) -> list[ExampleOut]:
+async def list_examples(settings: SettingsDep) -> list[ExampleOut]:
     items = []
     for name, path in _files(settings.examples_dir).items():
         try:
@@ -38,9 +38,7 @@ async def list_examples(settings: ServerSettingsDep) -> list[ExampleOut]:
         except (OSError, ValueError):
             continue
         genre = (data.get("blueprint_ref") or {}).get("genre") if isinstance(data, dict) else None
-        items.append(
-            ExampleOut(name=name, title=data.get("title") if isinstance(data, dict) else None, genre=genre)
-        )
+        items.append(ExampleOut(name=name, title=data.get("title") if isinstance(data, dict) else None, genre=genre))
     return items
 
 
@@ -50,7 +48,7 @@ async def list_examples(settings: ServerSettingsDep) -> list[ExampleOut]:
     responses={404: {"model": ErrorBody, "description": "No reference SDS of that name."}},
 )
 async def get_example(
-    name: Annotated[str, Path(max_length=105, examples=["pop_complexity_1"])], settings: ServerSettingsDep
+    name: Annotated[str, Path(max_length=105, examples=["pop_complexity_1"])], settings: SettingsDep
 ) -> JSONResponse:
     if not NAME.match(name):
         raise NotFound("name", "pattern", "must be a reference SDS name such as pop_complexity_1")

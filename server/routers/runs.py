@@ -76,9 +76,7 @@ async def create_run(
     body: Annotated[
         RunCreate,
         Body(
-            openapi_examples={
-                "reference": {"summary": "A reference SDS", "value": {"sds": example_sds(), "seed": 7}}
-            }
+            openapi_examples={"reference": {"summary": "A reference SDS", "value": {"sds": example_sds(), "seed": 7}}}
         ),
     ],
 ) -> RunOut:
@@ -102,9 +100,7 @@ async def list_runs(
     engine: Annotated[str | None, Query(max_length=100)] = None,
     genre: Annotated[str | None, Query(max_length=100, examples=["pop"])] = None,
     title: Annotated[str | None, Query(max_length=200, description="Case-insensitive substring.")] = None,
-    parent_run_id: Annotated[
-        str | None, Query(max_length=200, description="Runs forked from this run.")
-    ] = None,
+    parent_run_id: Annotated[str | None, Query(max_length=200, description="Runs forked from this run.")] = None,
     cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RunPage:

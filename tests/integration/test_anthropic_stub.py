@@ -58,9 +58,7 @@ def sds() -> dict[str, Any]:
 
 
 def context(data_dir: Path, **overrides: Any) -> Context:
-    return Context(
-        **{"engine": "anthropic", "model": "claude-stub-1", "data_dir": str(data_dir), **overrides}
-    )
+    return Context(**{"engine": "anthropic", "model": "claude-stub-1", "data_dir": str(data_dir), **overrides})
 
 
 def run(
@@ -83,9 +81,7 @@ def resume(data_dir: Path, run_id: str, **overrides: Any) -> tuple[dict[str, Any
     config = {"configurable": {"thread_id": run_id}, "recursion_limit": 100}
     with sqlite_checkpointer(data_dir) as saver:
         app = build_graph().compile(checkpointer=saver)
-        for _, event in app.stream(
-            None, config, context=context(data_dir, **overrides), stream_mode=["custom"]
-        ):
+        for _, event in app.stream(None, config, context=context(data_dir, **overrides), stream_mode=["custom"]):
             events.append(event)
         values = dict(app.get_state(config).values)
     return values, events
@@ -185,9 +181,7 @@ def test_fix_by_the_model_changes_only_the_failing_line(
     assert all(f'"{other} line 1"' not in sent for other in other_ids)
     before = {s["id"]: s["lines"] for s in clean["artifacts"]["lyrics"]["sections"]}
     after = {s["id"]: s["lines"] for s in values["artifacts"]["lyrics"]["sections"]}
-    assert {k: v for k, v in after.items() if k != section_id} == {
-        k: v for k, v in before.items() if k != section_id
-    }
+    assert {k: v for k, v in after.items() if k != section_id} == {k: v for k, v in before.items() if k != section_id}
     assert after[section_id][1:] == before[section_id][1:]
     assert ends(events)["apply_fixes"]["metrics"]["llm_calls"] == 1
 
@@ -199,9 +193,7 @@ def test_a_node_out_of_retries_fails_with_a_reason_and_the_run_resumes_from_its_
 
     events: list[dict[str, Any]] = []
     with pytest.raises(Exception, match="rate limited"), sqlite_checkpointer(data_dir) as saver:
-        run_song(
-            sds, checkpointer=saver, context=context(data_dir), run_id="run-resume", on_event=events.append
-        )
+        run_song(sds, checkpointer=saver, context=context(data_dir), run_id="run-resume", on_event=events.append)
     fails = [e for e in events if e["event"] == "node.fail"]
     assert [e["node"] for e in fails] == ["write_lyrics"]
     assert "gave up after 5 attempts" in fails[0]["issues"][0]["message"]
@@ -222,9 +214,7 @@ def test_output_invalid_after_repair_fails_the_node_or_falls_back(
     stub.faults = [Fault("invalid", tool="submit_lyrics"), Fault("invalid", tool="submit_lyrics")]
     events: list[dict[str, Any]] = []
     with pytest.raises(Exception, match="did not validate"), sqlite_checkpointer(data_dir) as saver:
-        run_song(
-            sds, checkpointer=saver, context=context(data_dir), run_id="run-invalid", on_event=events.append
-        )
+        run_song(sds, checkpointer=saver, context=context(data_dir), run_id="run-invalid", on_event=events.append)
     fail = next(e for e in events if e["event"] == "node.fail")
     assert fail["node"] == "write_lyrics" and "did not validate" in fail["issues"][0]["message"]
 

@@ -97,9 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         started = time.monotonic()
         while not _ok(url):
             if process.poll() is not None:
-                pytest.fail(
-                    f"langgraph dev exited with {process.returncode}:\n{log_path.read_text(errors='replace')}"
-                )
+                pytest.fail(f"langgraph dev exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
             if time.monotonic() - started > STARTUP_TIMEOUT_SEC:
                 log = log_path.read_text(errors="replace")
                 pytest.fail(f"langgraph dev not ready in {STARTUP_TIMEOUT_SEC} s:\n{log}")
@@ -144,9 +142,7 @@ def test_the_graph_is_served_with_the_sds_as_its_input_schema(server: dict[str, 
     assistant = client.assistants.search(graph_id="amcs")[0]
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
     properties = schemas["input_schema"]["properties"]
-    assert {"title", "blueprint_ref", "style", "lyrics", "producer_notes", "render", "seed"} <= set(
-        properties
-    )
+    assert {"title", "blueprint_ref", "style", "lyrics", "producer_notes", "render", "seed"} <= set(properties)
     assert "messages" in schemas["state_schema"]["properties"]
     graph = client.assistants.get_graph(assistant["assistant_id"])
     nodes = {node["id"] for node in graph["nodes"]}

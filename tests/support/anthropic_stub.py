@@ -114,9 +114,7 @@ def swear(answer: dict[str, Any]) -> dict[str, Any]:
 class AnthropicStub:
     """POST /v1/messages on 127.0.0.1, streamed or not; `faults` is consumed first-come, first-served."""
 
-    def __init__(
-        self, answer: Callable[[str, str], dict[str, Any]] = offline_answer, chunk: int = 48
-    ) -> None:
+    def __init__(self, answer: Callable[[str, str], dict[str, Any]] = offline_answer, chunk: int = 48) -> None:
         self.answer, self.chunk = answer, chunk
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
@@ -229,9 +227,7 @@ class AnthropicStub:
                 seen.status = 0
                 time.sleep(fault.delay)
                 with contextlib.suppress(OSError):
-                    self._send_json(
-                        handler, 500, {"type": "error", "error": {"type": "api_error", "message": "late"}}
-                    )
+                    self._send_json(handler, 500, {"type": "error", "error": {"type": "api_error", "message": "late"}})
                 return
         first_user = next(m["content"] for m in body["messages"] if m["role"] == "user")
         data = self.answer(tool, first_user)
@@ -252,9 +248,7 @@ class AnthropicStub:
                 seen.status = 499  # the client hung up (its timeout) before the answer was sent
         else:
             message = self._message(body, seen)
-            message["content"] = [
-                {"type": "tool_use", "id": "toolu_stub", "name": tool, "input": json.loads(answer)}
-            ]
+            message["content"] = [{"type": "tool_use", "id": "toolu_stub", "name": tool, "input": json.loads(answer)}]
             message["usage"]["output_tokens"] = seen.output_tokens
             self._send_json(handler, 200, message)
 

@@ -18,7 +18,9 @@ def main() -> None:
     dumped: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as data_dir, sqlite_checkpointer(data_dir) as saver:
         for name in names:
-            values = run_song(load_fixture(name), checkpointer=saver, context=Context(engine="offline", data_dir=data_dir))
+            values = run_song(
+                load_fixture(name), checkpointer=saver, context=Context(engine="offline", data_dir=data_dir)
+            )
             dumped[name] = {key: canonical_json(value) for key, value in sorted(values["artifacts"].items())}
     json.dump(dumped, sys.stdout, sort_keys=True)
 

@@ -244,9 +244,7 @@ def test_sanitize_tags_matches_the_style_node_rules() -> None:
         ["acoustic", "Electronic", "catchy", "catchy", "whisper", "anthemic"],
         ["catchy", "harsh"],
     )
-    code, output, _ = script(
-        "style-generation", "sanitize_tags", {"positive": positive, "negative": negative}
-    )
+    code, output, _ = script("style-generation", "sanitize_tags", {"positive": positive, "negative": negative})
     kept, kept_negative, dropped = sanitize_tags(positive, negative)
     assert code == 1
     assert output == {
@@ -255,9 +253,7 @@ def test_sanitize_tags_matches_the_style_node_rules() -> None:
         "dropped": [{"tag": tag, "reason": reason} for tag, reason in dropped],
     }
     assert output["positive"] == ["acoustic", "catchy", "whisper"]
-    code, clean, _ = script(
-        "style-generation", "sanitize_tags", {"positive": ["melodic"], "negative": ["harsh"]}
-    )
+    code, clean, _ = script("style-generation", "sanitize_tags", {"positive": ["melodic"], "negative": ["harsh"]})
     assert (code, clean["dropped"]) == (0, [])
 
 
@@ -294,9 +290,7 @@ def test_scripts_read_an_amcs_out_directory(run: Run, tmp_path: Path) -> None:
     from server.cli import write_outputs
 
     write_outputs(tmp_path, run.final)
-    code, output, _ = script(
-        "validation", "score_rubric", None, "--sds", str(REFERENCE_SDS), source=str(tmp_path)
-    )
+    code, output, _ = script("validation", "score_rubric", None, "--sds", str(REFERENCE_SDS), source=str(tmp_path))
     assert code == 0
     # The --out layout has no feature flags; the scores do not depend on them.
     same(output["artifacts"]["validation"], run.final["artifacts"]["validation"])

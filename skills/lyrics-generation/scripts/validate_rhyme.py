@@ -62,9 +62,7 @@ def check(tool: ToolInput) -> ToolResult:
     sections = []
     for section in lyrics.sections:
         mine = [row for row in rows if row["section"] == section.id]
-        sections.append(
-            {"id": section.id, "pairs": mine, "broken": [r for r in mine if r["kind"] in BROKEN_RHYMES]}
-        )
+        sections.append({"id": section.id, "pairs": mine, "broken": [r for r in mine if r["kind"] in BROKEN_RHYMES]})
     tightness = round(100 * sum(p.credit for p in pairs) / len(pairs), 1) if pairs else None
     broken = any(p.kind in BROKEN_RHYMES for p in pairs)
     return ToolResult(

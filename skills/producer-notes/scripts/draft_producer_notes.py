@@ -22,13 +22,9 @@ except ImportError as exc:  # the project is not installed in this interpreter
 
 
 def draft(tool: ToolInput) -> ToolResult:
-    job = NodeJob(
-        "draft_producer_notes", tool.sds, tool.plan, tool.blueprint, tool.plan.node_seeds["PRODUCER"]
-    )
+    job = NodeJob("draft_producer_notes", tool.sds, tool.plan, tool.blueprint, tool.plan.node_seeds["PRODUCER"])
     drafted = OfflineEngine().write_producer_notes(job)
-    return ToolResult(
-        {"artifacts": {"producer_notes": drafted.value.to_state()}, "warnings": drafted.warnings}
-    )
+    return ToolResult({"artifacts": {"producer_notes": drafted.value.to_state()}, "warnings": drafted.warnings})
 
 
 if __name__ == "__main__":

@@ -56,6 +56,4 @@ def sanitize(tool: ToolInput) -> ToolResult:
 
 
 if __name__ == "__main__":
-    raise SystemExit(
-        run_tool(sanitize, prog="sanitize_tags.py", description=__doc__, merges_into_state=False)
-    )
+    raise SystemExit(run_tool(sanitize, prog="sanitize_tags.py", description=__doc__, merges_into_state=False))

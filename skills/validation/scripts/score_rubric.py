@@ -33,9 +33,7 @@ def score(tool: ToolInput) -> ToolResult:
     else:
         prompt = compose_prompt(plan, style, lyrics, producer)
     report = validate_song(tool.sds, plan, blueprint, style, lyrics, producer, prompt)
-    return ToolResult(
-        {"artifacts": {"validation": report.to_state()}}, failed=report.validation_result != "pass"
-    )
+    return ToolResult({"artifacts": {"validation": report.to_state()}}, failed=report.validation_result != "pass")
 
 
 if __name__ == "__main__":

@@ -147,8 +147,15 @@ def test_every_node_reports_start_and_end_events(tmp_path: Path) -> None:
     kinds = [e["event"] for e in events]
     assert kinds[0] == "run.start" and kinds[-1] == "run.end"
     ended = {e["node"] for e in events if e["event"] == "node.end"}
-    assert {"plan_song", "generate_style", "write_lyrics", "draft_producer_notes", "compose_prompt",
-            "validate_song", "review_run"} <= ended
+    assert {
+        "plan_song",
+        "generate_style",
+        "write_lyrics",
+        "draft_producer_notes",
+        "compose_prompt",
+        "validate_song",
+        "review_run",
+    } <= ended
     for event in events:
         if event["event"] == "node.end":
             assert event["duration_ms"] >= 0

@@ -45,6 +45,4 @@ class SlowEngine:
         return self.__getattr__("fix")(job, **kwargs)
 
 
-register_engine(
-    "slow", lambda _context: SlowEngine(int(os.environ.get("AMCS_TEST_NODE_DELAY_MS", "400")) / 1000)
-)
+register_engine("slow", lambda _context: SlowEngine(int(os.environ.get("AMCS_TEST_NODE_DELAY_MS", "400")) / 1000))

@@ -38,9 +38,7 @@ def page_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.mark.skipif(not CHROMIUM, reason="no chromium binary (scripts/ci-browser.sh installs Debian's)")
-def test_chat_page_runs_a_reference_sds_and_shows_the_final_prompt(
-    page_server: LiveServer, tmp_path: Path
-) -> None:
+def test_chat_page_runs_a_reference_sds_and_shows_the_final_prompt(page_server: LiveServer, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -53,13 +51,9 @@ def test_chat_page_runs_a_reference_sds_and_shows_the_final_prompt(
             page.wait_for_selector("#token-panel:not([hidden])", timeout=15_000)
             page.fill("#token", "page-token")
             page.click("#save-token")
-            page.wait_for_selector(
-                "#example option[value='pop_complexity_1']", state="attached", timeout=15_000
-            )
+            page.wait_for_selector("#example option[value='pop_complexity_1']", state="attached", timeout=15_000)
             page.select_option("#example", "pop_complexity_1")
-            page.wait_for_function(
-                "document.getElementById('sds').value.includes('Summer Dreams')", timeout=15_000
-            )
+            page.wait_for_function("document.getElementById('sds').value.includes('Summer Dreams')", timeout=15_000)
             page.click("#start")
             final = page.wait_for_selector("#final-prompt", timeout=60_000)
             assert final is not None

@@ -33,11 +33,25 @@ def test_run_writes_every_artifact_and_prints_the_summary(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert set(summary) == {
-        "run_id", "status", "scores", "hard_fails", "fix_iterations", "warnings", "artifacts", "artifact_hashes"
+        "run_id",
+        "status",
+        "scores",
+        "hard_fails",
+        "fix_iterations",
+        "warnings",
+        "artifacts",
+        "artifact_hashes",
     }
     assert summary["status"] == "pass"
-    for name in ("style.json", "lyrics.txt", "producer_notes.json", "composed_prompt.json",
-                 "composed_prompt.txt", "validation.json", "review.json"):
+    for name in (
+        "style.json",
+        "lyrics.txt",
+        "producer_notes.json",
+        "composed_prompt.json",
+        "composed_prompt.txt",
+        "validation.json",
+        "review.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     style = json.loads((out / "style.json").read_text())
     assert style["artifact_hash"] == summary["artifact_hashes"]["style"]
@@ -48,8 +62,17 @@ def test_run_writes_every_artifact_and_prints_the_summary(tmp_path: Path) -> Non
 def test_seed_override_changes_the_lyrics(tmp_path: Path) -> None:
     hashes = []
     for seed in ("1", "2"):
-        done = amcs("run", str(SDS_DIR / "rock_song_001.json"), "--seed", seed, "--json", "--quiet",
-                    "--out", str(tmp_path / seed), data_dir=tmp_path)
+        done = amcs(
+            "run",
+            str(SDS_DIR / "rock_song_001.json"),
+            "--seed",
+            seed,
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / seed),
+            data_dir=tmp_path,
+        )
         assert done.returncode in (0, 1), done.stderr
         hashes.append(json.loads(done.stdout)["artifact_hashes"]["lyrics"])
     assert hashes[0] != hashes[1]
@@ -104,7 +127,15 @@ def test_blueprints_lists_every_genre(tmp_path: Path) -> None:
 
 
 def test_sds_from_stdin(tmp_path: Path) -> None:
-    done = amcs("run", "-", "--json", "--quiet", "--out", str(tmp_path / "o"), data_dir=tmp_path,
-                stdin=(SDS_DIR / "indie_song_002.json").read_bytes())
+    done = amcs(
+        "run",
+        "-",
+        "--json",
+        "--quiet",
+        "--out",
+        str(tmp_path / "o"),
+        data_dir=tmp_path,
+        stdin=(SDS_DIR / "indie_song_002.json").read_bytes(),
+    )
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["run_id"]

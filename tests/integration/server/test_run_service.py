@@ -75,9 +75,7 @@ def test_sse_and_websocket_streams_match_the_stored_log(server: LiveServer) -> N
         }
         assert page2["next_cursor"] is None
         passed = client.get("/workflows/runs", params={"status": "passed", "genre": "rock"}).json()["items"]
-        assert [r["run_id"] for r in passed] == [second["run_id"]] and passed[0]["manifest"] == {
-            "team": "test"
-        }
+        assert [r["run_id"] for r in passed] == [second["run_id"]] and passed[0]["manifest"] == {"team": "test"}
 
 
 def test_reconnect_with_last_event_id_mid_run(server: LiveServer) -> None:
@@ -120,9 +118,7 @@ def test_cancel_then_retry_finishes_with_the_same_artifacts(server: LiveServer) 
         assert_gapless(everything)
         assert [e["event"] for e in everything].count("run.start") == 2
         # re-run a finished run from a named node
-        rerun = client.post(
-            f"/workflows/runs/{reference['run_id']}/retry", json={"from_node": "compose_prompt"}
-        )
+        rerun = client.post(f"/workflows/runs/{reference['run_id']}/retry", json={"from_node": "compose_prompt"})
         assert rerun.status_code == 409  # passed runs are not retried: use replay
         bad = client.post(f"/workflows/runs/{run['run_id']}/retry", json={"from_node": "nope"})
         assert bad.status_code in (409, 422)

@@ -39,15 +39,11 @@ def test_garbage_gets_4xx_json_and_the_service_keeps_serving(server: LiveServer)
     with server.client() as client:
         for body in bodies:
             for content_type in ("application/json", "text/plain"):
-                response = client.post(
-                    "/workflows/runs", content=body, headers={"content-type": content_type}
-                )
+                response = client.post("/workflows/runs", content=body, headers={"content-type": content_type})
                 assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
                 detail = response.json()["detail"]
                 assert detail and all({"field", "rule", "message"} <= set(d) for d in detail)
-        huge = client.post(
-            "/workflows/runs", content=b"x" * (300 * 1024), headers={"content-type": "application/json"}
-        )
+        huge = client.post("/workflows/runs", content=b"x" * (300 * 1024), headers={"content-type": "application/json"})
         assert huge.status_code == 413 and huge.json()["detail"][0]["rule"] == "max_body_bytes"
         for path in [
             "/workflows/runs/%00",

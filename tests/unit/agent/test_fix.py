@@ -58,11 +58,7 @@ def test_broken_rhymes_are_rewritten_and_nothing_else_changes() -> None:
     assert phonetics.rhymes(phonetics.end_word(verse2.lines[2]), "hill")
     assert phonetics.rhymes(phonetics.end_word(verse2.lines[3]), "train")
     for change in outcome.record.changes:
-        assert (
-            change.artifact == "lyrics"
-            and change.before in sections["verse2"]
-            and change.after in verse2.lines
-        )
+        assert change.artifact == "lyrics" and change.before in sections["verse2"] and change.after in verse2.lines
     after = fixed(song, outcome).validate()
     assert after.scores.rhyme_tightness > report.scores.rhyme_tightness
     assert outcome.style == song.style and outcome.producer == song.producer
@@ -89,9 +85,7 @@ def test_profane_word_is_replaced_in_place() -> None:
 
 
 def test_conflicting_tag_is_dropped_sds_tags_outrank_generated_ones() -> None:
-    song = make_song(
-        tags=["electronic", "radio-friendly", "acoustic"], negative_tags=["radio-friendly", "polka"]
-    )
+    song = make_song(tags=["electronic", "radio-friendly", "acoustic"], negative_tags=["radio-friendly", "polka"])
     outcome = fix(song)
     assert outcome.style.tags_positive == ["electronic", "radio-friendly"]
     assert outcome.style.tags_negative == ["polka"]
@@ -199,7 +193,5 @@ def test_unchanged_report_inputs_give_identical_fixes() -> None:
     sections = good_sections()
     sections["verse1"] = ["The city hums a shitty tune", *VERSE1[1:]]
     song = make_song(sections)
-    report = validate_song(
-        song.sds, song.plan, song.blueprint, song.style, song.lyrics, song.producer, song.prompt
-    )
+    report = validate_song(song.sds, song.plan, song.blueprint, song.style, song.lyrics, song.producer, song.prompt)
     assert fix(song, report).model_dump() == fix(song, report).model_dump()

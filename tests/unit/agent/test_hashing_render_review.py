@@ -137,9 +137,7 @@ def _artifacts(result: str) -> dict[str, dict[str, Any]]:
 
 def test_review_summary_pass() -> None:
     artifacts = _artifacts("pass")
-    summary = review_summary(
-        run_id="r1", artifacts=artifacts, fix_iterations=1, fix_log=[{"i": 1}], warnings=["w"]
-    )
+    summary = review_summary(run_id="r1", artifacts=artifacts, fix_iterations=1, fix_log=[{"i": 1}], warnings=["w"])
     assert summary["status"] == "pass"
     assert summary["run_id"] == "r1"
     assert summary["scores"] == {"total": 81.0} and summary["threshold"] == 75.0
@@ -151,9 +149,7 @@ def test_review_summary_pass() -> None:
 
 
 def test_review_summary_failed() -> None:
-    summary = review_summary(
-        run_id="r2", artifacts=_artifacts("fail"), fix_iterations=3, fix_log=[], warnings=[]
-    )
+    summary = review_summary(run_id="r2", artifacts=_artifacts("fail"), fix_iterations=3, fix_log=[], warnings=[])
     assert summary["status"] == "failed"
     assert summary["hard_fails"] == [{"code": "profanity"}]
 
@@ -175,8 +171,6 @@ def test_review_summary_lists_artifacts_in_canonical_order_and_ignores_others() 
     assert summary["usage"] == {}
     usage = {"LYRICS": {"calls": 1}}
     assert (
-        review_summary(run_id="r", artifacts={}, fix_iterations=0, fix_log=[], warnings=[], usage=usage)[
-            "usage"
-        ]
+        review_summary(run_id="r", artifacts={}, fix_iterations=0, fix_log=[], warnings=[], usage=usage)["usage"]
         == usage
     )

@@ -67,9 +67,7 @@ def tool_reply(name: str, args: dict[str, Any], **usage: int) -> AIMessage:
             "cache_creation": usage.get("cache_write", 0),
         },
     }
-    return AIMessage(
-        content="", tool_calls=[{"name": name, "args": args, "id": "call-1"}], usage_metadata=metadata
-    )
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "call-1"}], usage_metadata=metadata)
 
 
 def scripted(*replies: AIMessage) -> Recording:
@@ -86,14 +84,10 @@ def sds() -> dict[str, Any]:
     return parse_sds(EXAMPLE.read_bytes())
 
 
-def make_job(
-    sds: dict[str, Any], node: str, seed_key: str, events: list[dict[str, Any]] | None = None
-) -> NodeJob:
+def make_job(sds: dict[str, Any], node: str, seed_key: str, events: list[dict[str, Any]] | None = None) -> NodeJob:
     plan, blueprint, _ = plan_song(sds)
     sink = events.append if events is not None else (lambda _: None)
-    return NodeJob(
-        node=node, sds=sds, plan=plan, blueprint=blueprint, seed=plan.node_seeds[seed_key], emit=sink
-    )
+    return NodeJob(node=node, sds=sds, plan=plan, blueprint=blueprint, seed=plan.node_seeds[seed_key], emit=sink)
 
 
 def offline_style(job: NodeJob) -> StyleArtifact:
@@ -106,9 +100,7 @@ def simple_lyrics(job: NodeJob) -> LyricsArtifact:
             id=p.id,
             kind=p.kind,
             label=p.label,
-            lines=[
-                f"{p.id} line {i + 1} of the summer night" for i in range(max(p.target_lines, p.min_lines))
-            ],
+            lines=[f"{p.id} line {i + 1} of the summer night" for i in range(max(p.target_lines, p.min_lines))],
         )
         for p in job.plan.sections
         if p.max_lines > 0 and max(p.target_lines, p.min_lines) > 0
@@ -353,9 +345,7 @@ def test_fix_sends_only_the_failing_section_and_changes_only_that(sds: dict[str,
     }
     backend = scripted(tool_reply("submit_fix", {"changes": [change]}))
 
-    drafted = engine(backend).fix(
-        job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=1
-    )
+    drafted = engine(backend).fix(job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=1)
 
     user = backend.requests[0].messages[0]["content"]
     assert "verse1 line 3" in user and "chorus1 line 1" not in user and "reading_grade" not in user
@@ -407,9 +397,7 @@ def test_fix_that_reaches_outside_its_scope_is_repaired(sds: dict[str, Any]) -> 
         tool_reply("submit_fix", {"changes": [outside]}), tool_reply("submit_fix", {"changes": [inside]})
     )
 
-    drafted = engine(backend).fix(
-        job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=2
-    )
+    drafted = engine(backend).fix(job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=2)
 
     assert "chorus1" in backend.requests[1].messages[2]["content"]
     assert [c.target for c in drafted.value.record.changes] == ["bridge line 1"]
@@ -439,11 +427,7 @@ def test_fix_of_a_style_hard_fail_edits_only_that_field(sds: dict[str, Any]) -> 
     }
     backend = scripted(tool_reply("submit_fix", {"changes": [change]}))
 
-    outcome = (
-        engine(backend)
-        .fix(job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=1)
-        .value
-    )
+    outcome = engine(backend).fix(job, style=style, lyrics=lyrics, producer=producer, report=report, iteration=1).value
 
     assert outcome.style.tags_positive == style.tags_positive[:-1]
     assert outcome.record.component == "tag_conflict"
@@ -476,9 +460,7 @@ def test_fix_falls_back_to_the_offline_fixer_when_the_model_keeps_failing(
 
     def fake_fix(self: Any, job: NodeJob, **kw: Any) -> Drafted[FixOutcome]:
         record = FixRecord(iteration=kw["iteration"], component="offline", changes=[])
-        return Drafted(
-            FixOutcome(style=kw["style"], lyrics=kw["lyrics"], producer=kw["producer"], record=record)
-        )
+        return Drafted(FixOutcome(style=kw["style"], lyrics=kw["lyrics"], producer=kw["producer"], record=record))
 
     monkeypatch.setattr(offline.OfflineEngine, "fix", fake_fix)
 

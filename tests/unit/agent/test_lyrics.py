@@ -148,9 +148,7 @@ def test_point_of_view_is_consistent(case: str) -> None:
     pov = sds["lyrics"]["pov"]
     words = [w for line in all_lines(written(case)) for w in non_hook_words(line, plan)]
     assert not set(words) & OTHER_POV_WORDS[pov]
-    own = {"1st": {"i", "me", "my", "i'm", "i'll"}, "2nd": {"you", "your", "you're", "you'll"}, "3rd": None}[
-        pov
-    ]
+    own = {"1st": {"i", "me", "my", "i'm", "i'll"}, "2nd": {"you", "your", "you're", "you'll"}, "3rd": None}[pov]
     if own is None:
         own = {"she", "her", "she's", "she'll"} if "she" in words or "her" in words else {"he", "his", "him"}
     assert set(words) & own
@@ -168,9 +166,7 @@ def test_past_tense_verses_use_no_present_or_future_forms(case: str) -> None:
 
 def test_mixed_tense_sings_the_chorus_in_the_present() -> None:
     _, plan, _ = planned("pop-3rd-mixed")
-    choruses = [
-        s for s, p in zip(written("pop-3rd-mixed").sections, plan.sections, strict=True) if p.hook_role
-    ]
+    choruses = [s for s, p in zip(written("pop-3rd-mixed").sections, plan.sections, strict=True) if p.hook_role]
     words = {w for s in choruses for line in s.lines for w in non_hook_words(line, plan)}
     assert words & {"is", "she's", "he's", "feels", "looks", "finds", "believes", "sings", "holds", "can"}
     assert not words & {"was", "will", "didn't"}
@@ -208,9 +204,7 @@ def test_unreachable_reading_level_still_returns_the_simplest_attempt() -> None:
     hard = plan.model_copy(update={"target_reading_grade": -20.0})
     simplest = write_lyrics(sds, hard, blueprint, 11)
     normal = write_lyrics(sds, plan, blueprint, 11)
-    assert phonetics.flesch_kincaid_grade(all_lines(simplest)) < phonetics.flesch_kincaid_grade(
-        all_lines(normal)
-    )
+    assert phonetics.flesch_kincaid_grade(all_lines(simplest)) < phonetics.flesch_kincaid_grade(all_lines(normal))
 
 
 def test_max_lines_is_never_exceeded_and_optional_sections_shrink_first() -> None:
@@ -226,9 +220,7 @@ def test_max_lines_is_never_exceeded_and_optional_sections_shrink_first() -> Non
 def test_hook_heavy_repeats_the_chorus_exactly() -> None:
     _, plan, _ = planned("pop-aabb-hook-heavy")
     choruses = [
-        s.lines
-        for s, p in zip(written("pop-aabb-hook-heavy").sections, plan.sections, strict=True)
-        if p.hook_role
+        s.lines for s, p in zip(written("pop-aabb-hook-heavy").sections, plan.sections, strict=True) if p.hook_role
     ]
     assert len(choruses) == 3
     assert choruses[0] == choruses[1] == choruses[2]
@@ -238,9 +230,7 @@ def test_hook_heavy_repeats_the_chorus_exactly() -> None:
 def test_moderate_repeats_the_chorus_but_may_vary_its_last_line() -> None:
     _, plan, _ = planned("pop-1st-present-abab")
     choruses = [
-        s.lines
-        for s, p in zip(written("pop-1st-present-abab").sections, plan.sections, strict=True)
-        if p.hook_role
+        s.lines for s, p in zip(written("pop-1st-present-abab").sections, plan.sections, strict=True) if p.hook_role
     ]
     assert all(c[:-1] == choruses[0][:-1] for c in choruses)
     assert all(has_hook(c[-1], plan) for c in choruses)
@@ -248,9 +238,7 @@ def test_moderate_repeats_the_chorus_but_may_vary_its_last_line() -> None:
 
 def test_sparse_sings_the_hook_once_per_chorus_and_varies_the_rest() -> None:
     _, plan, _ = planned("pop-3rd-mixed")
-    choruses = [
-        s.lines for s, p in zip(written("pop-3rd-mixed").sections, plan.sections, strict=True) if p.hook_role
-    ]
+    choruses = [s.lines for s, p in zip(written("pop-3rd-mixed").sections, plan.sections, strict=True) if p.hook_role]
     assert len(choruses) == 3
     for chorus in choruses:
         assert sum(has_hook(line, plan) for line in chorus) == 1
@@ -367,9 +355,7 @@ def test_line_prefers_perfect_rhymes_and_skips_avoided_words(writer: LineWriter)
     first = writer.line(section_kind="Chorus", syllables=10, rhyme_with="light", salt="a")
     end = phonetics.end_word(first)
     assert phonetics.rhyme_kind(end, "light") == "perfect"
-    second = writer.line(
-        section_kind="Chorus", syllables=10, rhyme_with="light", avoid_end_words=[end], salt="a"
-    )
+    second = writer.line(section_kind="Chorus", syllables=10, rhyme_with="light", avoid_end_words=[end], salt="a")
     assert phonetics.end_word(second) not in {end, "light"}
     assert phonetics.rhymes(phonetics.end_word(second), "light")
 
@@ -377,9 +363,7 @@ def test_line_prefers_perfect_rhymes_and_skips_avoided_words(writer: LineWriter)
 def test_line_is_deterministic_per_salt(writer: LineWriter) -> None:
     a = writer.line(section_kind="Verse", syllables=8, rhyme_with="rain", salt="s1")
     assert writer.line(section_kind="Verse", syllables=8, rhyme_with="rain", salt="s1") == a
-    others = {
-        writer.line(section_kind="Verse", syllables=8, rhyme_with="rain", salt=f"s{i}") for i in range(2, 7)
-    }
+    others = {writer.line(section_kind="Verse", syllables=8, rhyme_with="rain", salt=f"s{i}") for i in range(2, 7)}
     assert others - {a}
 
 

@@ -270,9 +270,7 @@ def test_rhyme_density_rap_beats_prose() -> None:
 
 
 def test_rhyme_density_ignores_duplicate_lines_and_identical_words() -> None:
-    assert ph.rhyme_density(RAP + RAP + ["I GOT the flow, that make the crowd go wild!"]) == ph.rhyme_density(
-        RAP
-    )
+    assert ph.rhyme_density(RAP + RAP + ["I GOT the flow, that make the crowd go wild!"]) == ph.rhyme_density(RAP)
     assert ph.rhyme_density(["night night night night"]) == 0.0
 
 

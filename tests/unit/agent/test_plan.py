@@ -306,9 +306,7 @@ def test_engine_limits_missing_model_uses_default_silently() -> None:
 def test_prompt_controls_lower_the_limits_but_never_raise_them() -> None:
     limits, _ = _limits({"engine": "suno", "model": "v5"}, {"max_style_chars": 150, "max_prompt_chars": 2000})
     assert (limits.style_max, limits.lyrics_max) == (150, 2000)
-    limits, _ = _limits(
-        {"engine": "suno", "model": "v3.5"}, {"max_style_chars": 900, "max_prompt_chars": 9000}
-    )
+    limits, _ = _limits({"engine": "suno", "model": "v3.5"}, {"max_style_chars": 900, "max_prompt_chars": 9000})
     assert (limits.style_max, limits.lyrics_max) == (200, 3000)
 
 

@@ -68,9 +68,7 @@ def test_clean_line_replaces_only_the_profane_words() -> None:
 
 
 def test_ten_thousand_lines_a_second() -> None:
-    text = "\n".join(
-        f"walking down the classic road {i} with a damn heart and sh1t luck" for i in range(20_000)
-    )
+    text = "\n".join(f"walking down the classic road {i} with a damn heart and sh1t luck" for i in range(20_000))
     find_profanity("warm up")
     started = time.perf_counter()
     hits = find_profanity(text)

@@ -26,9 +26,7 @@ def _sds(name: str = "pop_complexity_1") -> dict[str, Any]:
 
 def _style(data: dict[str, Any], seed: int | None = None) -> tuple[StyleArtifact, list[str], Plan, Blueprint]:
     plan, blueprint, _ = plan_song(data)
-    style, warnings = generate_style(
-        data, plan, blueprint, plan.node_seeds["STYLE"] if seed is None else seed
-    )
+    style, warnings = generate_style(data, plan, blueprint, plan.node_seeds["STYLE"] if seed is None else seed)
     return style, warnings, plan, blueprint
 
 

@@ -80,9 +80,7 @@ class Song:
         return compose_prompt(self.plan, self.style, self.lyrics, self.producer)
 
     def validate(self) -> ValidationReport:
-        return validate_song(
-            self.sds, self.plan, self.blueprint, self.style, self.lyrics, self.producer, self.prompt
-        )
+        return validate_song(self.sds, self.plan, self.blueprint, self.style, self.lyrics, self.producer, self.prompt)
 
 
 def _kind(section_id: str) -> str:
@@ -304,9 +302,7 @@ def test_style_of_a_living_artist_hard_fails() -> None:
     sections = good_sections()
     sections["verse2"] = ["I sing it like Taylor Swift", *VERSE2[1:]]
     in_lyrics = make_song(sections).validate()
-    assert [(f.code, f.field) for f in in_lyrics.hard_fails] == [
-        ("living_artist", "composed_prompt.lyrics_text")
-    ]
+    assert [(f.code, f.field) for f in in_lyrics.hard_fails] == [("living_artist", "composed_prompt.lyrics_text")]
 
 
 def test_artist_mentions_are_whole_word_and_case_insensitive() -> None:
@@ -327,9 +323,7 @@ def test_over_limit_lyrics_hard_fail() -> None:
 def test_exclusions_share_the_style_field_without_an_exclude_field() -> None:
     song = make_song(negative_tags=["polka"])
     long_style = replace_prompt(song.prompt, style_text="x" * 995)
-    report = validate_song(
-        song.sds, song.plan, song.blueprint, song.style, song.lyrics, song.producer, long_style
-    )
+    report = validate_song(song.sds, song.plan, song.blueprint, song.style, song.lyrics, song.producer, long_style)
     assert [(f.code, f.field) for f in report.hard_fails] == [("char_limit", "composed_prompt.exclude_text")]
 
 

@@ -66,11 +66,7 @@ def write_lyrics(state: FakeState) -> dict[str, Any]:
 def compose_prompt(state: FakeState) -> dict[str, Any]:
     time.sleep(CONTROL["delay"] / 2)
     _maybe_fail("compose_prompt")
-    return {
-        "artifacts": {
-            "composed_prompt": {**_artifact("prompt", state), "text": f"PROMPT {state.get('title')}"}
-        }
-    }
+    return {"artifacts": {"composed_prompt": {**_artifact("prompt", state), "text": f"PROMPT {state.get('title')}"}}}
 
 
 @traced

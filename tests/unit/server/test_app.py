@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from agent.settings import Settings
 from server.app import create_app
-from server.config import ServerSettings
 from tests.unit.server.fakegraph import CONTROL, fake_service_options
 
 SDS = {"title": "Fake Song", "seed": 3}
@@ -21,8 +20,7 @@ SDS = {"title": "Fake Song", "seed": 3}
 
 def make_client(tmp_path: Path, **settings: Any) -> TestClient:
     app = create_app(
-        Settings(data_dir=tmp_path, **settings),
-        ServerSettings(event_poll_seconds=0.05, heartbeat_seconds=1),
+        Settings(data_dir=tmp_path, event_poll_seconds=0.05, heartbeat_seconds=1, **settings),
         service_options=fake_service_options(),
     )
     return TestClient(app)
@@ -60,13 +58,8 @@ def test_start_and_finish_a_run(client: TestClient) -> None:
     assert response.headers["location"] == run["links"]["self"] == f"/workflows/runs/{run['run_id']}"
     done = wait_done(client, run["run_id"])
     assert done["status"] == "passed" and done["manifest"] == {"k": "v"}
-    assert (
-        client.get(f"/workflows/runs/{run['run_id']}/artifacts/composed_prompt.txt").text
-        == "PROMPT Fake Song"
-    )
-    with client.stream(
-        "GET", f"/workflows/runs/{run['run_id']}/events", headers={"Last-Event-ID": "2"}
-    ) as stream:
+    assert client.get(f"/workflows/runs/{run['run_id']}/artifacts/composed_prompt.txt").text == "PROMPT Fake Song"
+    with client.stream("GET", f"/workflows/runs/{run['run_id']}/events", headers={"Last-Event-ID": "2"}) as stream:
         assert stream.headers["x-accel-buffering"] == "no"
         ids = [int(line[3:]) for line in stream.iter_lines() if line.startswith("id:")]
     assert ids == list(range(3, done["last_event_id"] + 1))
@@ -175,9 +168,7 @@ def test_token_guards_every_endpoint(tmp_path: Path) -> None:
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "http://studio.test"
-        other = client.get(
-            "/workflows/runs", headers={"Origin": "http://evil.test", "Authorization": "Bearer s3cret"}
-        )
+        other = client.get("/workflows/runs", headers={"Origin": "http://evil.test", "Authorization": "Bearer s3cret"})
         assert "access-control-allow-origin" not in other.headers
 
 
@@ -212,9 +203,7 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
     post = paths["/workflows/runs"]["post"]
     assert "examples" in post["requestBody"]["content"]["application/json"]
     assert {"202", "400", "413", "422", "401"} <= set(post["responses"])
-    assert (
-        "text/event-stream" in paths["/workflows/runs/{run_id}/events"]["get"]["responses"]["200"]["content"]
-    )
+    assert "text/event-stream" in paths["/workflows/runs/{run_id}/events"]["get"]["responses"]["200"]["content"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert spec["components"]["schemas"]["RunOut"]["properties"]["status"]["examples"] == ["running"]
     assert client.get("/").headers["content-type"].startswith("text/html")
