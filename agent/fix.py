@@ -24,7 +24,7 @@ from agent.models import (
 )
 from agent.profanity import TIER_ORDER, clean_line
 from agent.rhyme_scheme import FREE, rhyme_groups
-from agent.taxonomy import Blueprint, tag_conflicts
+from agent.taxonomy import Blueprint, artist_stand_in, tag_conflicts
 from agent.validate import (
     BROKEN_RHYMES,
     COMPONENTS,
@@ -42,8 +42,6 @@ from agent.validate import (
 
 ArtifactName = Literal["style", "lyrics", "producer_notes", "composed_prompt"]
 HARD_FAIL_ORDER = ("profanity", "living_artist", "tag_conflict", "missing_section", "char_limit")
-# Stands in for an artist named inside a lyric line, where a style description would not scan.
-ARTIST_STAND_IN = "a legend"
 ESSENTIAL_STYLE_PHRASES = 4
 FRESH_LINE_ATTEMPTS = 3
 GOOD_RHYMES = frozenset({"identical", "perfect", "slant"})
@@ -193,7 +191,7 @@ class _Fixer:
             meta.tags = self._replace_items("producer_notes", f"section_meta.{section_id}.tags", meta.tags)
         for section in self.lyrics.sections:
             for index, line in enumerate(section.lines):
-                self.set_line(section, index, self._replace_names(line, ARTIST_STAND_IN), "replace_living_artist")
+                self.set_line(section, index, self._replace_names(line, artist_stand_in()), "replace_living_artist")
 
     def fix_char_limit(self, field: str) -> None:
         if field.endswith("lyrics_text"):

@@ -160,6 +160,12 @@ def living_artists() -> list[dict[str, Any]]:
 
 
 @cache
+def artist_stand_in() -> str:
+    """What replaces a living artist's name inside a lyric line."""
+    return str(_read_json("living_artists.json")["lyric_stand_in"])
+
+
+@cache
 def engine_limits_table() -> dict[str, Any]:
     return dict(_read_json("engine_limits.json"))
 

@@ -178,6 +178,10 @@ function watch(runId, title) {
 async function startRun() {
   $("form-error").textContent = "";
   let sds;
+  if (!$("sds").value.trim()) {
+    $("form-error").textContent = "Pick a reference SDS or paste one first.";
+    return;
+  }
   try {
     sds = JSON.parse($("sds").value);
   } catch (err) {
