@@ -44,8 +44,9 @@ def lyrics_text(lyrics: LyricsArtifact) -> str:
 def compose_prompt(
     plan: Plan, style: StyleArtifact, lyrics: LyricsArtifact, producer: ProducerNotesArtifact
 ) -> ComposedPrompt:
-    """The composed prompt. The style field is filled essentials-first up to its limit; lyrics are never cut
-    here (VALIDATE reports an over-long lyric and FIX trims it, recording what it removed)."""
+    """The composed prompt. The style field is filled essentials-first up to its limit; lyrics and the title
+    (taken from the lyrics artifact) are never cut here: VALIDATE reports an over-long field and FIX trims it,
+    recording what it removed."""
     limits = plan.limits
     exclude = SEPARATOR.join(style.tags_negative)
     style_budget = limits.style_max
@@ -53,7 +54,7 @@ def compose_prompt(
         style_budget -= len(exclude) + len(SEPARATOR)
     style_text, left_out = join_within(style_phrases(style), style_budget)
     lyric_block = lyrics_text(lyrics)
-    title = plan.title
+    title = lyrics.title
     text = f"Title: {title}\nStyle: {style_text}\n"
     if exclude:
         text += f"Exclude: {exclude}\n"

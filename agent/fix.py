@@ -112,6 +112,10 @@ class _Fixer:
 
     def fix_profanity(self) -> None:
         tiers = ("slur",) if self.plan.explicit else TIER_ORDER
+        cleaned_title = clean_line(self.lyrics.title, tiers)
+        if cleaned_title != self.lyrics.title:
+            self.change("lyrics", "title", "replace_profanity", self.lyrics.title, cleaned_title)
+            self.lyrics.title = cleaned_title
         for section in self.lyrics.sections:
             for index, line in enumerate(section.lines):
                 self.set_line(section, index, clean_line(line, tiers), "replace_profanity")
@@ -194,12 +198,25 @@ class _Fixer:
                 self.set_line(section, index, self._replace_names(line, artist_stand_in()), "replace_living_artist")
 
     def fix_char_limit(self, field: str) -> None:
-        if field.endswith("lyrics_text"):
+        if field.endswith(".title"):
+            self.trim_title()
+        elif field.endswith("lyrics_text"):
             self.trim_lyrics()
         elif field.endswith("exclude_text"):
             self.trim_exclude()
         elif field.endswith("style_text"):
             self.trim_style()
+
+    def trim_title(self) -> None:
+        """Cut the title at the last whole word that fits the engine's title field."""
+        limit = self.plan.limits.title_max
+        title = self.lyrics.title
+        if len(title) <= limit:
+            return
+        cut = title[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-") if " " in title[: limit + 1] else ""
+        shortened = cut or title[:limit]
+        self.change("lyrics", "title", "trim_title_for_length", title, shortened)
+        self.lyrics.title = shortened
 
     def _style_budget(self) -> int:
         limits = self.plan.limits

@@ -195,3 +195,27 @@ def test_unchanged_report_inputs_give_identical_fixes() -> None:
     song = make_song(sections)
     report = validate_song(song.sds, song.plan, song.blueprint, song.style, song.lyrics, song.producer, song.prompt)
     assert fix(song, report).model_dump() == fix(song, report).model_dump()
+
+
+def test_over_long_title_is_cut_at_a_word_boundary_within_the_limit() -> None:
+    song = make_song()
+    song.lyrics.title = "Neon Skyline " * 8 + "Forever"
+    assert "char_limit" in codes(song.validate())
+    outcome = fix(song)
+    title = outcome.lyrics.title
+    assert len(title) <= song.plan.limits.title_max
+    assert song.lyrics.title.startswith(title) and not title.endswith(" ")
+    assert song.lyrics.title[len(title)] == " ", "cut between words"
+    assert [(c.target, c.action) for c in outcome.record.changes] == [("title", "trim_title_for_length")]
+    assert changed_positions(song.lyrics, outcome.lyrics) == set()
+    assert "char_limit" not in codes(fixed(song, outcome).validate())
+
+
+def test_profane_title_is_cleaned_when_explicit_is_false() -> None:
+    song = make_song()
+    song.lyrics.title = "Damn Summer Nights"
+    assert "profanity" in codes(song.validate())
+    outcome = fix(song)
+    assert "damn" not in outcome.lyrics.title.lower()
+    assert outcome.lyrics.title.endswith("Summer Nights")
+    assert "profanity" not in codes(fixed(song, outcome).validate())
