@@ -32,10 +32,11 @@ class Context:
     max_llm_calls: int = 40
 
     def resolved(self) -> Context:
-        """The context with empty fields filled from the settings module."""
+        """The context with empty fields filled from the settings module; the offline engine has no model."""
+        engine = self.engine or _default_engine()
         return Context(
-            engine=self.engine or _default_engine(),
-            model=self.model or _default_model(),
+            engine=engine,
+            model=self.model or ("" if engine == "offline" else _default_model()),
             data_dir=self.data_dir or _default_data_dir(),
             max_fix_iterations=self.max_fix_iterations,
             llm_failure_policy=self.llm_failure_policy,
