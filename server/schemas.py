@@ -68,7 +68,7 @@ class RunCreate(BaseModel):
     engine: str | None = Field(
         default=None, description="Songwriting engine: offline (default) or anthropic.", examples=["offline"]
     )
-    model: str | None = Field(default=None, description="Model for LLM engines.", examples=["claude-sonnet-4-5"])
+    model: str | None = Field(default=None, description="Model for LLM engines.", examples=["claude-sonnet-5-5"])
 
 
 class RetryBody(BaseModel):
@@ -98,7 +98,7 @@ class ReplayBody(BaseModel):
         examples=["compose_prompt"],
     )
     engine: str | None = Field(default=None, examples=["offline"])
-    model: str | None = Field(default=None, examples=["claude-sonnet-4-5"])
+    model: str | None = Field(default=None, examples=["claude-sonnet-5-5"])
     manifest: dict[str, Any] | None = None
 
 
