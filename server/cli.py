@@ -13,6 +13,7 @@ from agent.models import LyricsArtifact
 from agent.sds import FieldError, SDSError, parse_sds
 from agent.settings import get_settings
 from agent.taxonomy import blueprint_slugs, load_blueprint_by_slug
+from graph.context import Context
 
 EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_ERROR = 0, 1, 2, 3
 JSON_ARTIFACTS = ("style", "producer_notes", "composed_prompt", "validation", "render_job", "lyrics")
@@ -95,7 +96,6 @@ class ProgressPrinter:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from graph.checkpoint import sqlite_checkpointer
-    from graph.context import Context
     from graph.runner import run_song
 
     try:
@@ -104,7 +104,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         _report_invalid(args.sds, error, sys.stderr)
         return EXIT_INVALID
     settings = get_settings()
-    context = Context(engine=args.engine or "", model=args.model or "", data_dir=str(settings.data_dir))
+    context = Context(
+        engine=args.engine or "",
+        model=args.model or "",
+        data_dir=str(settings.data_dir),
+        llm_failure_policy=args.on_llm_failure,
+        max_llm_calls=args.max_llm_calls,
+    )
     try:
         context = context.resolved()
         _check_engine(context)
@@ -217,6 +223,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amcs", description="AMCS song workflow: SDS in, validated prompt out.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the review summary as JSON on stdout")
     run.add_argument("--engine", help="offline (default) or anthropic")
     run.add_argument("--model", help="Claude model for the anthropic engine")
+    run.add_argument(
+        "--on-llm-failure",
+        choices=("fail", "fallback"),
+        default="fail",
+        help="when a Claude answer still fails validation after one repair: fail the node (default) "
+        "or write that node with the offline engine",
+    )
+    run.add_argument(
+        "--max-llm-calls", type=_positive_int, default=Context.max_llm_calls, help="per-run budget of model calls"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     run.set_defaults(func=cmd_run)
 

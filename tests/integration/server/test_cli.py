@@ -139,3 +139,13 @@ def test_sds_from_stdin(tmp_path: Path) -> None:
     )
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["run_id"]
+
+
+def test_llm_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    zero = amcs("run", str(SDS_DIR / "rock_song_001.json"), "--max-llm-calls", "0", data_dir=tmp_path)
+    assert zero.returncode == 2 and "--max-llm-calls" in zero.stderr and "at least 1" in zero.stderr
+    policy = amcs("run", str(SDS_DIR / "rock_song_001.json"), "--on-llm-failure", "retry", data_dir=tmp_path)
+    assert policy.returncode == 2 and "fallback" in policy.stderr
+    no_key = amcs("run", str(SDS_DIR / "rock_song_001.json"), "--engine", "anthropic", data_dir=tmp_path)
+    assert no_key.returncode == 2 and "ANTHROPIC_API_KEY" in no_key.stderr
+    assert not (tmp_path / "runs").exists(), "nothing ran"
