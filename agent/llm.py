@@ -235,6 +235,7 @@ class AnthropicBackend:
         api_key: str,
         base_url: str | None = None,
         timeout: float = 120.0,
+        total_timeout: float = 600.0,
         max_retries: int = 4,
         base_delay: float = 1.0,
         max_delay: float = 30.0,
@@ -246,24 +247,40 @@ class AnthropicBackend:
 
         self._anthropic = anthropic
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self._secrets = tuple(s for s in {api_key, api_key.strip()} if len(s) >= 8)
+        self._transport_errors, self._timeout_errors = _http_errors()
+        self.timeout, self.total_timeout = timeout, total_timeout
         self.max_retries, self.base_delay, self.max_delay = max_retries, base_delay, max_delay
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.sends_temperature = send_temperature
 
     def complete(self, request: ChatRequest, hooks: CallHooks) -> ChatReply:
+        """Attempts until one succeeds, a refusal, `max_retries` retries, or `total_timeout` seconds in all."""
+        deadline = time.monotonic() + self.total_timeout
         attempt = 0
         while True:
             hooks.on_attempt()
             try:
-                return self._stream_once(request, hooks)
+                return self._stream_once(request, hooks, deadline)
             except RetryableCallError as exc:
                 if attempt >= self.max_retries:
-                    raise LLMCallError(f"{exc} (gave up after {attempt + 1} attempts)") from exc
+                    raise LLMCallError(f"{exc} (gave up after {attempt + 1} attempts)") from None
                 delay = self._delay(attempt, exc.retry_after)
+                if time.monotonic() + delay >= deadline:
+                    raise LLMCallError(
+                        f"{exc} (gave up after {attempt + 1} attempts: the call's time limit of "
+                        f"{self.total_timeout:g} s ran out)"
+                    ) from None
                 hooks.on_retry(attempt + 1, delay, str(exc))
                 self._sleep(delay)
                 attempt += 1
+
+    def _redact(self, text: str) -> str:
+        """An endpoint may echo the key in an error body; it must not reach events, logs or the database."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -271,11 +288,15 @@ class AnthropicBackend:
         ceiling = min(self.max_delay, self.base_delay * 2**attempt)
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
-    def _stream_once(self, request: ChatRequest, hooks: CallHooks) -> ChatReply:
+    def _stream_once(self, request: ChatRequest, hooks: CallHooks, deadline: float) -> ChatReply:
         sdk = self._anthropic
         reply = ChatReply(usage={})
         tool_parts: list[str] | None = None
         text_stream = JsonTextStream()
+        stopped = False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LLMCallError(f"the call's time limit of {self.total_timeout:g} s ran out")
         try:
             stream = cast(Any, self._client.messages).create(
                 model=request.model,
@@ -285,10 +306,15 @@ class AnthropicBackend:
                 tools=request.tools,
                 tool_choice={"type": "tool", "name": request.tool_name},
                 stream=True,
+                timeout=min(self.timeout, remaining),
                 extra_body={"temperature": request.temperature} if self.sends_temperature else None,
             )
             with stream:
                 for event in stream:
+                    if time.monotonic() > deadline:
+                        raise LLMCallError(
+                            f"the call's time limit of {self.total_timeout:g} s ran out while the answer streamed"
+                        )
                     if event.type == "message_start":
                         _take_usage(reply.usage, event.message.usage)
                     elif event.type == "content_block_start":
@@ -307,23 +333,75 @@ class AnthropicBackend:
                     elif event.type == "message_delta":
                         reply.stop_reason = event.delta.stop_reason
                         _take_usage(reply.usage, event.usage)
+                    elif event.type == "message_stop":
+                        stopped = True
         except sdk.RateLimitError as exc:
-            raise RetryableCallError(f"rate limited (429): {_error_text(exc)}", retry_after=_retry_after(exc)) from exc
+            raise RetryableCallError(
+                f"rate limited (429): {self._describe(exc)}", retry_after=_retry_after(exc)
+            ) from None
         except sdk.InternalServerError as exc:
             raise RetryableCallError(
-                f"server error ({exc.status_code}): {_error_text(exc)}", retry_after=_retry_after(exc)
-            ) from exc
+                f"server error ({exc.status_code}): {self._describe(exc)}", retry_after=_retry_after(exc)
+            ) from None
         except sdk.APITimeoutError as exc:
-            raise RetryableCallError(f"request timed out: {exc}") from exc
+            raise RetryableCallError(f"request timed out: {self._redact(str(exc))}") from None
         except sdk.APIConnectionError as exc:
-            raise RetryableCallError(f"connection error: {exc}") from exc
+            raise RetryableCallError(f"connection error: {self._redact(str(exc))}") from None
         except sdk.APIStatusError as exc:
             if exc.status_code in (408, 409):
-                raise RetryableCallError(f"HTTP {exc.status_code}: {_error_text(exc)}") from exc
-            raise LLMCallError(f"the Messages API refused the request ({exc.status_code}): {_error_text(exc)}") from exc
+                raise RetryableCallError(f"HTTP {exc.status_code}: {self._describe(exc)}") from None
+            if exc.status_code < 400 and _error_type(exc) in RETRYABLE_STREAM_ERRORS:
+                # An SSE `error` event after the 200 response began: the API overloaded or failed mid-answer.
+                raise RetryableCallError(f"the stream broke off: {self._describe(exc)}") from None
+            raise LLMCallError(
+                f"the Messages API refused the request ({exc.status_code}): {self._describe(exc)}"
+            ) from None
+        except self._timeout_errors as exc:
+            # Raised by the HTTP client while the body streams: the SDK wraps only errors before the response.
+            raise RetryableCallError(f"request timed out while the answer streamed: {type(exc).__name__}") from None
+        except self._transport_errors as exc:
+            raise RetryableCallError(f"connection error while the answer streamed: {type(exc).__name__}") from None
+        if not stopped:
+            # The connection closed cleanly but early: what came is a fragment, not an answer to repair.
+            raise RetryableCallError("connection error: the stream ended before message_stop")
         if tool_parts is not None:
             reply.tool_json = "".join(tool_parts)
         return reply
+
+    def _describe(self, exc: Any) -> str:
+        text = _error_text(exc)
+        request_id = getattr(exc, "request_id", None)
+        if isinstance(request_id, str) and request_id:
+            text += f" (request id {request_id})"
+        return self._redact(text)
+
+
+RETRYABLE_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+
+
+def _http_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """The HTTP client's (httpx, or httpx2 in newer SDKs) transport and timeout exception classes."""
+    import importlib
+
+    transport: list[type[BaseException]] = []
+    timeouts: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        transport.append(module.TransportError)
+        timeouts.append(module.TimeoutException)
+    return tuple(transport), tuple(timeouts)
+
+
+def _error_type(exc: Any) -> str | None:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return str(error["type"])
+    return None
 
 
 def _take_usage(target: dict[str, int], usage: Any) -> None:

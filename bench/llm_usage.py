@@ -71,6 +71,8 @@ def main() -> int:
     sds = parse_sds(Path(args.sds).read_bytes())
     with AnthropicStub() as stub, tempfile.TemporaryDirectory() as tmp:
         os.environ.update({"ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_BASE_URL": stub.url})
+        # Recordings in the temporary data directory only: a shared PostgreSQL store would replay the first run.
+        os.environ.pop("AMCS_DATABASE_URL", None)
         get_settings.cache_clear()
         engines._anthropic_backend.cache_clear()
         if args.profane_draft:

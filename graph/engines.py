@@ -14,6 +14,7 @@ from graph.context import Context
 EngineFactory = Callable[[Context], SongwritingEngine]
 
 LLM_TIMEOUT_SECONDS = 120.0
+LLM_TOTAL_SECONDS = 600.0
 LLM_MAX_RETRIES = 4
 LLM_BASE_DELAY_SECONDS = 1.0
 
@@ -45,11 +46,20 @@ def _current_run_id() -> str:
 
 
 @lru_cache(maxsize=4)
-def _anthropic_backend(api_key: str, base_url: str | None, timeout: float, retries: int, delay: float) -> Any:
+def _anthropic_backend(
+    api_key: str, base_url: str | None, timeout: float, total: float, retries: int, delay: float
+) -> Any:
     # One client (and connection pool) per key and endpoint, kept in memory only.
     from agent.llm import AnthropicBackend
 
-    return AnthropicBackend(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=retries, base_delay=delay)
+    return AnthropicBackend(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        total_timeout=total,
+        max_retries=retries,
+        base_delay=delay,
+    )
 
 
 def anthropic_engine(context: Context) -> SongwritingEngine:
@@ -66,12 +76,14 @@ def anthropic_engine(context: Context) -> SongwritingEngine:
         raise ValueError(f"the anthropic engine needs the 'llm' extra (pip install -e '.[llm]'): {exc}") from None
     from graph.llm_store import response_store
 
-    store = response_store(context.data_dir or settings.data_dir)
+    # PostgreSQL when the service runs on it (shared by its processes), else <data_dir>/amcs.sqlite.
+    store = response_store(context.data_dir or settings.data_dir, settings.database_url)
     return AnthropicEngine(
         _anthropic_backend(
             settings.anthropic_api_key.get_secret_value(),
             settings.anthropic_base_url,
             LLM_TIMEOUT_SECONDS,
+            LLM_TOTAL_SECONDS,
             LLM_MAX_RETRIES,
             LLM_BASE_DELAY_SECONDS,
         ),

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
+import time
+import traceback
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 pytest.importorskip("anthropic")
 
+from agent.llm import AnthropicBackend, CallHooks, ChatReply, ChatRequest, LLMCallError  # noqa: E402
 from agent.sds import parse_sds  # noqa: E402
 from agent.settings import get_settings  # noqa: E402
 from graph import engines  # noqa: E402
 from graph.builder import build_graph  # noqa: E402
 from graph.checkpoint import sqlite_checkpointer  # noqa: E402
 from graph.context import Context  # noqa: E402
-from graph.llm_store import close_stores  # noqa: E402
+from graph.llm_store import PostgresResponseStore, close_stores, response_store  # noqa: E402
 from graph.runner import run_song  # noqa: E402
 from server.cli import main as cli_main  # noqa: E402
 from server.cli import write_outputs  # noqa: E402
@@ -252,3 +259,164 @@ def test_cli_refuses_the_anthropic_engine_without_a_key(
     assert code == 2
     assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
     assert not (tmp_path / "amcs.sqlite").exists()
+
+
+# ------------------------------------------------------------------------------------------ the backend alone
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.text: list[str] = []
+        self.retries: list[tuple[int, float, str]] = []
+
+    def hooks(self) -> CallHooks:
+        def attempt() -> None:
+            self.attempts += 1
+
+        return CallHooks(attempt, self.text.append, lambda n, delay, why: self.retries.append((n, delay, why)))
+
+
+def small_answer(tool: str, first_user: str) -> dict[str, Any]:
+    return {"title": "a small answer", "lines": [f"line {i} of the song" for i in range(40)]}
+
+
+@pytest.fixture()
+def small_stub() -> Iterator[AnthropicStub]:
+    with AnthropicStub(answer=small_answer, chunk=16) as server:
+        yield server
+
+
+def ask(stub: AnthropicStub, hooks: Hooks, **options: Any) -> ChatReply:
+    backend = AnthropicBackend(
+        api_key=API_KEY, base_url=stub.url, **{"timeout": 1.0, "base_delay": 0.01, "max_retries": 2, **options}
+    )
+    request = ChatRequest(
+        model="claude-stub-1",
+        system=[{"type": "text", "text": "rules"}],
+        messages=[{"role": "user", "content": "write"}],
+        tools=[{"name": "submit_style", "description": "d", "input_schema": {"type": "object"}}],
+        tool_name="submit_style",
+        temperature=0.2,
+        max_tokens=512,
+    )
+    return backend.complete(request, hooks.hooks())
+
+
+@pytest.mark.parametrize("kind", ["stall", "cut", "overloaded"])
+def test_a_stream_broken_halfway_is_retried(small_stub: AnthropicStub, kind: str) -> None:
+    # Mid-stream: a read timeout (httpx's own exception), a dropped connection (the SDK just stops), or an
+    # SSE error event on an HTTP 200 response; each must be a retry, not a crash or a repair request.
+    small_stub.faults = [Fault(kind, delay=1.5)]
+    hooks = Hooks()
+
+    reply = ask(small_stub, hooks)
+
+    assert json.loads(reply.tool_json or "") == small_answer("", "")
+    assert hooks.attempts == 2 and small_stub.requests == 2 and len(hooks.retries) == 1
+    assert [s.status for s in small_stub.seen] == [0, 200]
+
+
+@pytest.mark.parametrize("status", ["400", "401", "403", "404"])
+def test_a_refused_request_is_not_retried_and_its_error_never_carries_the_key(
+    small_stub: AnthropicStub, status: str
+) -> None:
+    small_stub.faults = [Fault(status)]
+    hooks = Hooks()
+
+    with pytest.raises(LLMCallError) as caught:
+        ask(small_stub, hooks)
+
+    assert small_stub.requests == 1 and hooks.attempts == 1 and not hooks.retries
+    assert API_KEY in (small_stub.seen[0].api_key or "")  # the endpoint did echo it
+    shown = "".join(traceback.format_exception(caught.value))
+    assert f"({status})" in str(caught.value) and f"req_stub{status}" in str(caught.value)
+    assert API_KEY not in shown and API_KEY[:-8] not in shown
+
+
+def test_a_call_never_outlives_its_time_limit(small_stub: AnthropicStub) -> None:
+    # Each chunk arrives well inside the read timeout, but the whole answer would take ~4 s.
+    small_stub.faults = [Fault("trickle", delay=0.07)]
+    hooks = Hooks()
+    started = time.monotonic()
+
+    with pytest.raises(LLMCallError, match="time limit"):
+        ask(small_stub, hooks, total_timeout=1.0)
+
+    assert time.monotonic() - started < 2.5
+    assert small_stub.requests == 1 and not hooks.retries
+
+
+def test_no_retry_is_started_that_would_end_past_the_time_limit(small_stub: AnthropicStub) -> None:
+    small_stub.faults = [Fault("stall", delay=1.5), Fault("stall", delay=1.5)]
+    hooks = Hooks()
+    started = time.monotonic()
+
+    with pytest.raises(LLMCallError, match="time limit"):
+        ask(small_stub, hooks, timeout=0.6, total_timeout=1.0, base_delay=0.5, max_delay=0.5)
+
+    assert time.monotonic() - started < 2.0 and hooks.attempts == small_stub.requests <= 2
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+PG_URL = os.environ.get("AMCS_TEST_DATABASE_URL")
+
+
+@pytest.fixture()
+def pg_url(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """AMCS_DATABASE_URL pointing at a fresh schema of the test database."""
+    if not PG_URL:
+        pytest.skip("AMCS_TEST_DATABASE_URL is not set")
+    import psycopg
+
+    schema = f"amcs_llm_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
+    monkeypatch.setenv("AMCS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        close_stores()
+        get_settings.cache_clear()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.mark.postgres
+def test_on_postgresql_recordings_and_budgets_are_shared_between_processes(
+    stub: AnthropicStub, data_dir: Path, pg_url: str, sds: dict[str, Any]
+) -> None:
+    values, _ = run(data_dir, sds, "pg-one")
+    asked = stub.requests
+    assert asked >= 3 and values["review"]["usage"]["llm_calls"] == asked
+    store = response_store(data_dir, pg_url)
+    assert isinstance(store, PostgresResponseStore) and len(store) == asked
+    assert store.calls("pg-one") == asked
+    with sqlite3.connect(data_dir / "amcs.sqlite") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "llm_responses" not in tables and "llm_run_calls" not in tables
+
+    # Another process: nothing in memory, a new connection, and another data directory.
+    close_stores()
+    again, _ = run(data_dir.parent / "elsewhere", sds, "pg-two")
+    assert stub.requests == asked and again["review"]["usage"]["llm_replayed"] == asked
+    assert again["review"]["artifact_hashes"] == values["review"]["artifact_hashes"]
+
+    # A budget spent by one process is still spent when another resumes the run.
+    with pytest.raises(Exception, match="budget of 1 model calls"), sqlite_checkpointer(data_dir) as saver:
+        run_song(
+            sds,
+            checkpointer=saver,
+            context=context(data_dir, model="claude-stub-3", max_llm_calls=1),
+            run_id="pg-budget",
+        )
+    close_stores()
+    before = stub.requests
+    with pytest.raises(Exception, match="budget of 1 model calls"):
+        resume(data_dir, "pg-budget", model="claude-stub-3", max_llm_calls=1)
+    assert stub.requests == before
+    assert response_store(data_dir, pg_url).calls("pg-budget") == 1

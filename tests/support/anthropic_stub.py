@@ -29,7 +29,8 @@ TOOL_SEEDS = {
 class Fault:
     """One injected failure, used by the next request for `tool` (any tool when None)."""
 
-    kind: str  # "429", "529", "500", "timeout", "malformed", "invalid", "profane"
+    kind: str  # "429", "529", "500", "400", "401", "403", "404", "timeout", "stall", "cut", "overloaded", "trickle",
+    #            "malformed", "invalid", "profane"
     tool: str | None = None
     delay: float = 2.0
 
@@ -223,6 +224,13 @@ class AnthropicStub:
                     handler, seen.status, {"type": "error", "error": {"type": kind, "message": kind}}, headers
                 )
                 return
+            if fault.kind in ("400", "401", "403", "404"):
+                # An endpoint (a proxy at ANTHROPIC_BASE_URL, say) that echoes the key it was sent.
+                seen.status = int(fault.kind)
+                error = {"type": "invalid_request_error", "message": f"refused x-api-key: {seen.api_key}"}
+                headers = {"request-id": f"req_stub{fault.kind}"}
+                self._send_json(handler, seen.status, {"type": "error", "error": error}, headers)
+                return
             if fault.kind == "timeout":
                 seen.status = 0
                 time.sleep(fault.delay)
@@ -243,7 +251,7 @@ class AnthropicStub:
         seen.output_tokens = tokens(answer)
         if body.get("stream"):
             try:
-                self._stream(handler, body, tool, answer, seen)
+                self._stream(handler, body, tool, answer, seen, fault)
             except OSError:
                 seen.status = 499  # the client hung up (its timeout) before the answer was sent
         else:
@@ -287,8 +295,17 @@ class AnthropicStub:
         handler.wfile.write(payload)
 
     def _stream(
-        self, handler: BaseHTTPRequestHandler, body: dict[str, Any], tool: str, answer: str, seen: Seen
+        self,
+        handler: BaseHTTPRequestHandler,
+        body: dict[str, Any],
+        tool: str,
+        answer: str,
+        seen: Seen,
+        fault: Fault | None = None,
     ) -> None:
+        """Stream the answer; a stream fault breaks it halfway: "stall" goes silent for `delay` seconds,
+        "cut" closes the connection, "overloaded" sends an SSE error event; "trickle" waits `delay` per chunk."""
+        kind = fault.kind if fault is not None else None
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream")
         handler.send_header("cache-control", "no-cache")
@@ -309,6 +326,15 @@ class AnthropicStub:
         )
         event("ping", {"type": "ping"})
         for start in range(0, len(answer), self.chunk):
+            if kind in ("stall", "cut", "overloaded") and start >= len(answer) // 2:
+                seen.status = 0
+                if kind == "stall":
+                    time.sleep(fault.delay if fault is not None else 0)
+                elif kind == "overloaded":
+                    event("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                return
+            if kind == "trickle" and fault is not None:
+                time.sleep(fault.delay)
             event(
                 "content_block_delta",
                 {
