@@ -296,9 +296,16 @@ class RunStore:
                 )
 
     async def transition(
-        self, run_id: str, from_statuses: Sequence[str], *, expected_owner: str | None, **fields: Any
+        self,
+        run_id: str,
+        from_statuses: Sequence[str],
+        *,
+        expected_owner: str | None,
+        lease_before: float | None = None,
+        **fields: Any,
     ) -> bool:
-        """Update a run only while its status is one of `from_statuses` and its owner is `expected_owner`."""
+        """Update a run only while its status is one of `from_statuses` and its owner is `expected_owner`
+        (and, with `lease_before`, only while its lease ends before that time)."""
         fields.setdefault("updated_at", now_iso())
         sets = ", ".join(f"{k} = ?" for k in fields)
         params = [_encode(k, v) for k, v in fields.items()] + [run_id, *from_statuses]
@@ -310,6 +317,9 @@ class RunStore:
         else:
             sql += "owner = ?"
             params.append(expected_owner)
+        if lease_before is not None:
+            sql += " AND lease_until < ?"
+            params.append(lease_before)
         async with self._tx() as tx:
             rows = await self._tx_fetch(tx, sql + " RETURNING run_id", params)
         return bool(rows)
@@ -329,10 +339,12 @@ class RunStore:
         run_updates: dict[str, Any] | None = None,
         *,
         where_owner: str | None = None,
+        where_statuses: Sequence[str] = (),
     ) -> dict[str, Any] | None:
         """Store one event with the next per-run id and apply `run_updates` in the same transaction.
 
-        Returns the stored event, or None when `where_owner` no longer owns the run (nothing is written).
+        Returns the stored event, or None when `where_owner` no longer owns the run or its status is not one
+        of `where_statuses` (when given); then nothing is written.
         """
         body = {k: v for k, v in event.items() if k not in ("id", "gid", "ts", "run_id")}
         stamp = now_iso()
@@ -343,6 +355,9 @@ class RunStore:
         if where_owner is not None:
             sql += " AND owner = ?"
             params.append(where_owner)
+        if where_statuses:
+            sql += f" AND status IN ({', '.join('?' for _ in where_statuses)})"
+            params += list(where_statuses)
         async with self._tx() as tx:
             await self._before_event_insert(tx)
             rows = await self._tx_fetch(tx, sql + " RETURNING last_event_id", params)

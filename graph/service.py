@@ -40,6 +40,9 @@ log = logging.getLogger("amcs.service")
 
 FINAL_STATUS = {"pass": "passed", "passed": "passed", "failed": "failed", "fail": "failed"}
 RETRYABLE = ("failed", "cancelled", "error")
+LLM_FAILURE_POLICIES = ("fail", "fallback")
+MAX_ID = 2**63 - 1  # event ids and cursors are 64-bit integers in every database
+INT_RANGE = (-(2**63), 2**64 - 1)  # what the checkpoint serializer (msgpack) stores
 
 
 def _default_check_sds(sds: dict[str, Any]) -> str | None:
@@ -95,6 +98,10 @@ class _LeaseLost(Exception):
     pass
 
 
+class _RunEnded(Exception):
+    """The run reached a final status before the event could be stored (e.g. a cancel racing the end)."""
+
+
 @dataclass
 class RunRequest:
     """A validated run request (the SDS already includes any seed or feature-flag override)."""
@@ -103,27 +110,54 @@ class RunRequest:
     engine: str = ""
     model: str = ""
     manifest: dict[str, Any] = field(default_factory=dict)
+    llm_failure_policy: str = Context.llm_failure_policy
+    max_llm_calls: int = Context.max_llm_calls
 
 
 class Notifier:
-    """Wakes event followers: per run id, and `None` for "any run". Versions avoid lost wake-ups."""
+    """Wakes event followers: per run id, and `None` for "any run". Versions avoid lost wake-ups.
+
+    Only keys somebody follows (`subscribe`/`unsubscribe`, reference-counted) are tracked, so a long-lived
+    service does not keep an entry for every run it has ever seen.
+    """
 
     def __init__(self) -> None:
-        self._versions: dict[str | None, int] = defaultdict(int)
+        self._versions: dict[str | None, int] = {}
         self._events: dict[str | None, asyncio.Event] = {}
+        self._followers: dict[str | None, int] = {}
+
+    def subscribe(self, key: str | None) -> None:
+        self._followers[key] = self._followers.get(key, 0) + 1
+        self._versions.setdefault(key, 0)
+
+    def unsubscribe(self, key: str | None) -> None:
+        count = self._followers.get(key, 0) - 1
+        if count > 0:
+            self._followers[key] = count
+            return
+        self._followers.pop(key, None)
+        self._versions.pop(key, None)
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def keys(self) -> set[str | None]:
+        """Every key the notifier holds state for (empty when nobody follows anything)."""
+        return set(self._versions) | set(self._events) | set(self._followers)
 
     def version(self, key: str | None) -> int:
-        return self._versions[key]
+        return self._versions.get(key, 0)
 
     def notify(self, run_id: str | None) -> None:
         for key in {run_id, None}:
-            self._versions[key] += 1
+            if key in self._versions:
+                self._versions[key] += 1
             event = self._events.pop(key, None)
             if event is not None:
                 event.set()
 
     async def wait(self, key: str | None, seen: int, timeout: float) -> None:
-        if self._versions[key] != seen:
+        if self._versions.get(key, 0) != seen:
             return
         event = self._events.get(key)
         if event is None:
@@ -132,20 +166,24 @@ class Notifier:
             await asyncio.wait_for(event.wait(), timeout)
 
 
-def find_nul(value: Any, path: str = "sds") -> str | None:
-    """The path of the first string (or key) holding a NUL character, which no database stores."""
+def find_unstorable(value: Any, path: str = "sds") -> tuple[str, str, str] | None:
+    """(path, rule, message) of the first value no checkpoint can store: a string (or key) holding a NUL
+    character, or an integer outside 64 bits."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return (path, "characters", "contains a NUL character") if "\x00" in value else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = INT_RANGE
+        return None if low <= value <= high else (path, "range", f"must be an integer from {low} to {high}")
     if isinstance(value, dict):
         for key, item in value.items():
             if "\x00" in str(key):
-                return path
-            found = find_nul(item, f"{path}.{key}")
+                return (path, "characters", "contains a NUL character")
+            found = find_unstorable(item, f"{path}.{key}")
             if found:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = find_nul(item, f"{path}[{index}]")
+            found = find_unstorable(item, f"{path}[{index}]")
             if found:
                 return found
     return None
@@ -171,6 +209,48 @@ def _owner_is_dead(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _context_request(context: Context) -> dict[str, Any]:
+    """The context fields stored with a run's request, so retry, replay and resume run with the same ones."""
+    return {
+        "engine": context.engine,
+        "model": context.model,
+        "llm_failure_policy": context.llm_failure_policy,
+        "max_llm_calls": context.max_llm_calls,
+    }
+
+
+def _request_context(request: dict[str, Any], data_dir: str) -> Context:
+    """The (unresolved) context of a stored run request; requests stored before a field existed get its default."""
+    policy = request.get("llm_failure_policy")
+    calls = request.get("max_llm_calls")
+    return Context(
+        engine=request.get("engine") or "",
+        model=request.get("model") or "",
+        data_dir=data_dir,
+        llm_failure_policy=policy if policy in LLM_FAILURE_POLICIES else Context.llm_failure_policy,
+        max_llm_calls=calls if isinstance(calls, int) and calls >= 1 else Context.max_llm_calls,
+    )
+
+
+def _state_adapters(schema: Any) -> dict[str, Any]:
+    """A pydantic TypeAdapter per state key (reducers stripped); keys whose type cannot be built are unchecked."""
+    import typing
+
+    from pydantic import TypeAdapter
+
+    try:
+        hints = typing.get_type_hints(schema)
+    except Exception:  # pragma: no cover - unresolvable annotations: patches are checked by key only
+        return {}
+    adapters: dict[str, Any] = {}
+    for key, hint in hints.items():
+        try:
+            adapters[key] = TypeAdapter(hint)
+        except Exception:  # pragma: no cover - a type pydantic cannot validate
+            continue
+    return adapters
 
 
 def _config(run_id: str, checkpoint_id: str | None = None) -> Any:
@@ -262,6 +342,8 @@ class RunService:
         self.data_dir = data_dir
         self.node_names = tuple(name for name in builder.nodes if not name.startswith("__"))
         self.state_keys = frozenset(getattr(builder.state_schema, "__annotations__", {}))
+        self._state_schema = builder.state_schema
+        self._state_types: dict[str, Any] | None = None  # built on the first replay with a patch
         self.graph = builder.compile(checkpointer=checkpointer, name="amcs-song-workflow")
         self.check_sds = check_sds
         self.check_engine = check_engine
@@ -341,10 +423,12 @@ class RunService:
         adopted = []
         for row in await self.store.orphan_candidates(self.owner, now):
             owner = row["owner"]
-            if owner is not None and row["lease_until"] >= now and not _owner_is_dead(owner):
+            dead = owner is None or _owner_is_dead(owner)
+            if not dead and row["lease_until"] >= now:
                 continue
+            # a live owner may renew its lease after this scan: then the claim (lease still expired) fails
             if await self.store.claim(
-                row["run_id"], self.owner, now + self.lease_seconds, expected_owner=owner, now=now, force=True
+                row["run_id"], self.owner, now + self.lease_seconds, expected_owner=owner, now=now, force=dead
             ):
                 adopted.append(row["run_id"])
                 self._spawn(row["run_id"])
@@ -353,14 +437,45 @@ class RunService:
         return adopted
 
     def _spawn(self, run_id: str) -> None:
-        if run_id in self._tasks:
+        existing = self._tasks.get(run_id)
+        if existing is not None:
+            # The run's previous task has stored its run.end but not returned yet (a retry right after the
+            # end): start the new one when it is done, or the run would stay queued with nobody driving it.
+            existing.add_done_callback(lambda _: self._respawn(run_id, existing))
             return
         task = asyncio.create_task(self._drive(run_id), name=f"amcs-run-{run_id}")
         self._tasks[run_id] = task
 
+    def _respawn(self, run_id: str, finished: asyncio.Task[None]) -> None:
+        if self._tasks.get(run_id) is finished:
+            del self._tasks[run_id]
+        if not self._closing:
+            self._spawn(run_id)
+
     # -- requests ----------------------------------------------------------------------------------------
-    def context_for(self, engine: str = "", model: str = "") -> Context:
-        context = Context(engine=engine or "", model=model or "", data_dir=self.data_dir).resolved()
+    def context_for(
+        self,
+        engine: str = "",
+        model: str = "",
+        *,
+        llm_failure_policy: str = Context.llm_failure_policy,
+        max_llm_calls: int = Context.max_llm_calls,
+    ) -> Context:
+        if llm_failure_policy not in LLM_FAILURE_POLICIES:
+            raise Invalid(
+                "llm_failure_policy",
+                "enum",
+                f"is {llm_failure_policy!r}; must be one of {', '.join(LLM_FAILURE_POLICIES)}",
+            )
+        if isinstance(max_llm_calls, bool) or not isinstance(max_llm_calls, int) or max_llm_calls < 1:
+            raise Invalid("max_llm_calls", "minimum", f"is {max_llm_calls!r}; must be an integer >= 1")
+        context = Context(
+            engine=engine or "",
+            model=model or "",
+            data_dir=self.data_dir,
+            llm_failure_policy=llm_failure_policy,  # type: ignore[arg-type]
+            max_llm_calls=max_llm_calls,
+        ).resolved()
         try:
             self.check_engine(context)
         except ValueError:
@@ -374,11 +489,16 @@ class RunService:
     async def submit(self, request: RunRequest) -> dict[str, Any]:
         """Record a queued run and start it in the background; returns the run record at once."""
         for value, name in ((request.sds, "sds"), (request.manifest, "manifest")):
-            where = find_nul(value, name)
-            if where:
-                raise Invalid(where, "characters", "contains a NUL character")
+            found = find_unstorable(value, name)
+            if found:
+                raise Invalid(*found)
         genre = await asyncio.to_thread(self.check_sds, request.sds)  # SDSError names every broken rule
-        context = self.context_for(request.engine, request.model)
+        context = self.context_for(
+            request.engine,
+            request.model,
+            llm_failure_policy=request.llm_failure_policy,
+            max_llm_calls=request.max_llm_calls,
+        )
         run_id = str(uuid.uuid4())
         run = await self.store.create_run(
             {
@@ -388,7 +508,7 @@ class RunService:
                 "genre": genre,
                 "engine": context.engine,
                 "model": context.model,
-                "request": {"sds": request.sds, "engine": context.engine, "model": context.model},
+                "request": {"sds": request.sds, **_context_request(context)},
                 "manifest": request.manifest or {},
                 "pending": {"mode": "start"},
                 "owner": self.owner,
@@ -418,9 +538,10 @@ class RunService:
         await self.store.request_cancel(run_id)
         now = lease_clock()
         owner = run["owner"]
-        gone = owner is None or run["lease_until"] < now or _owner_is_dead(owner)
+        dead = owner is None or _owner_is_dead(owner)
+        gone = dead or run["lease_until"] < now
         if gone and await self.store.claim(
-            run_id, self.owner, now + self.lease_seconds, expected_owner=owner, now=now, force=True
+            run_id, self.owner, now + self.lease_seconds, expected_owner=owner, now=now, force=dead
         ):
             await self._finish_cancelled(run_id, _Progress(run["summary"]), started=False)
         else:  # another live process owns it: its janitor sees cancel_requested within a lease tick
@@ -435,9 +556,12 @@ class RunService:
     async def retry(self, run_id: str, from_node: str | None = None) -> dict[str, Any]:
         run = await self.get(run_id)
         now = lease_clock()
+        lease_before: float | None = None
         if run["status"] in ACTIVE_STATUSES:
             owner = run["owner"]
-            interrupted = owner is None or run["lease_until"] < now or _owner_is_dead(owner)
+            dead = owner is None or _owner_is_dead(owner)
+            interrupted = dead or run["lease_until"] < now
+            lease_before = None if dead else now  # a live owner renewing meanwhile keeps its run
             if not interrupted or run_id in self._tasks:
                 raise Conflict(
                     "status",
@@ -479,6 +603,7 @@ class RunService:
             run_id,
             statuses,
             expected_owner=run["owner"],
+            lease_before=lease_before,
             status="queued",
             owner=self.owner,
             lease_until=now + self.lease_seconds,
@@ -535,10 +660,13 @@ class RunService:
         """Fork a new run from `checkpoint_id` of `run_id` (its checkpoint chain is copied to the new
         thread), optionally patching the state as `as_node`, and run it from that point."""
         source = await self.get(run_id)
-        bad = "\x00" in checkpoint_id or find_nul(patch or {}, "patch")
-        target = None if bad else await self.checkpointer.aget_tuple(_config(run_id, checkpoint_id))
+        target = None if "\x00" in checkpoint_id else await self.checkpointer.aget_tuple(_config(run_id, checkpoint_id))
         if target is None:
             raise NotFound("checkpoint_id", "exists", f"run {run_id} has no checkpoint {checkpoint_id!r}")
+        for value, name in ((patch or {}, "patch"), (manifest or {}, "manifest")):
+            found = find_unstorable(value, name)
+            if found:
+                raise Invalid(*found)
         for key in patch or {}:
             if key not in self.state_keys:
                 raise Invalid(
@@ -548,17 +676,26 @@ class RunService:
                 )
         if as_node is not None and as_node not in self.node_names:
             raise Invalid("as_node", "enum", f"is {as_node!r}; must be one of {', '.join(self.node_names)}")
+        patch = self._checked_patch(patch or {}) or None
         request = dict(source["request"])
-        context = self.context_for(engine or request.get("engine", ""), model or request.get("model", ""))
+        kept = _request_context(request, self.data_dir)
+        context = self.context_for(
+            engine or request.get("engine", ""),
+            model or request.get("model", ""),
+            llm_failure_policy=kept.llm_failure_policy,
+            max_llm_calls=kept.max_llm_calls,
+        )
         new_id = str(uuid.uuid4())
         await self._copy_chain(run_id, target, new_id)
         if patch:
             try:
                 await self.graph.aupdate_state(_config(new_id), patch, as_node=as_node)
-            except InvalidUpdateError as exc:
-                field_name = "as_node" if "as_node" in str(exc) or "node" in str(exc).lower() else "patch"
-                raise Invalid(field_name, "update", str(exc)) from None
-            except (TypeError, ValueError, KeyError) as exc:
+            except Exception as exc:
+                with contextlib.suppress(Exception):  # no run will own the copied checkpoints
+                    await self.checkpointer.adelete_thread(new_id)
+                if isinstance(exc, InvalidUpdateError):
+                    field_name = "as_node" if "as_node" in str(exc) or "node" in str(exc).lower() else "patch"
+                    raise Invalid(field_name, "update", str(exc)) from None
                 raise Invalid("patch", "update", f"{type(exc).__name__}: {exc}") from None
         run = await self.store.create_run(
             {
@@ -568,7 +705,7 @@ class RunService:
                 "genre": source.get("genre"),
                 "engine": context.engine,
                 "model": context.model,
-                "request": {**request, "engine": context.engine, "model": context.model},
+                "request": {**request, **_context_request(context)},
                 "manifest": manifest if manifest is not None else source.get("manifest") or {},
                 "parent_run_id": run_id,
                 "parent_checkpoint_id": checkpoint_id,
@@ -579,6 +716,29 @@ class RunService:
         )
         self._spawn(new_id)
         return run
+
+    def _checked_patch(self, patch: dict[str, Any]) -> dict[str, Any]:
+        """The patch with each value checked (and coerced) against the state key's type; Invalid names the
+        first wrong value, so nothing a node or an artifact endpoint cannot read gets into a fork."""
+        from pydantic import ValidationError
+
+        if patch and self._state_types is None:
+            self._state_types = _state_adapters(self._state_schema)
+        checked = {}
+        for key, value in patch.items():
+            adapter = (self._state_types or {}).get(key)
+            if adapter is None:
+                checked[key] = value
+                continue
+            try:
+                checked[key] = adapter.validate_python(value)
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.get("loc", ()))
+                raise Invalid(f"patch.{key}{where}", str(error.get("type", "type")), str(error.get("msg"))) from None
+            except Exception as exc:  # a validator that raises something else (e.g. message coercion)
+                raise Invalid(f"patch.{key}", "type", f"{type(exc).__name__}: {exc}") from None
+        return checked
 
     async def _copy_chain(self, run_id: str, target: Any, new_id: str) -> None:
         by_id: dict[str, Any] = {}
@@ -606,9 +766,17 @@ class RunService:
             previous = _checkpoint_id(stored)
 
     # -- events ------------------------------------------------------------------------------------------
-    async def _emit(self, run_id: str, event: dict[str, Any], updates: dict[str, Any] | None = None) -> dict[str, Any]:
-        stored = await self.store.append_event(run_id, event, updates, where_owner=self.owner)
+    async def _emit(
+        self, run_id: str, event: dict[str, Any], updates: dict[str, Any] | None = None, *, active_only: bool = False
+    ) -> dict[str, Any]:
+        """Store an event as the run's owner; with `active_only`, only while the run is queued or running."""
+        stored = await self.store.append_event(
+            run_id, event, updates, where_owner=self.owner, where_statuses=ACTIVE_STATUSES if active_only else ()
+        )
         if stored is None:
+            run = await self.store.get_run(run_id) if active_only else None
+            if run is not None and run["owner"] == self.owner and run["status"] in TERMINAL_STATUSES:
+                raise _RunEnded(run_id)
             raise _LeaseLost(run_id)
         self.notifier.notify(run_id)
         return stored
@@ -628,31 +796,35 @@ class RunService:
         after `heartbeat` idle seconds.
         """
         idle_since = time.monotonic()
-        while True:
-            seen = self.notifier.version(run_id)
-            if run_id is None:
-                rows = await self.store.all_events_after(after, batch)
-            else:
-                rows = await self.store.events_after(run_id, after, batch)
-            for row in rows:
-                yield row
-                after = row["gid"] if run_id is None else row["id"]
-            if len(rows) >= batch:
-                continue
-            if run_id is not None and until_end and (not rows or rows[-1].get("event") == "run.end"):
-                run = await self.store.get_run(run_id)
-                if run is None or (run["status"] in TERMINAL_STATUSES and after >= run["last_event_id"]):
-                    return
-            now = time.monotonic()
-            if rows:
-                idle_since = now
-            elif heartbeat is not None and now - idle_since >= heartbeat:
-                idle_since = now
-                yield None
-            timeout = self.poll_interval
-            if heartbeat is not None:
-                timeout = max(0.05, min(timeout, heartbeat - (time.monotonic() - idle_since)))
-            await self.notifier.wait(run_id, seen, timeout)
+        self.notifier.subscribe(run_id)
+        try:
+            while True:
+                seen = self.notifier.version(run_id)
+                if run_id is None:
+                    rows = await self.store.all_events_after(after, batch)
+                else:
+                    rows = await self.store.events_after(run_id, after, batch)
+                for row in rows:
+                    yield row
+                    after = row["gid"] if run_id is None else row["id"]
+                if len(rows) >= batch:
+                    continue
+                if run_id is not None and until_end and (not rows or rows[-1].get("event") == "run.end"):
+                    run = await self.store.get_run(run_id)
+                    if run is None or (run["status"] in TERMINAL_STATUSES and after >= run["last_event_id"]):
+                        return
+                now = time.monotonic()
+                if rows:
+                    idle_since = now
+                elif heartbeat is not None and now - idle_since >= heartbeat:
+                    idle_since = now
+                    yield None
+                timeout = self.poll_interval
+                if heartbeat is not None:
+                    timeout = max(0.05, min(timeout, heartbeat - (time.monotonic() - idle_since)))
+                await self.notifier.wait(run_id, seen, timeout)
+        finally:
+            self.notifier.unsubscribe(run_id)
 
     # -- execution ---------------------------------------------------------------------------------------
     async def _drive(self, run_id: str) -> None:
@@ -692,6 +864,12 @@ class RunService:
             self._stop_reason.pop(run_id, None)
 
     async def _finish_cancelled(self, run_id: str, progress: _Progress, *, started: bool) -> None:
+        try:
+            await self._store_cancelled(run_id, progress)
+        except _RunEnded:  # the cancel came after the run had stored its own end: that outcome stands
+            log.info("run %s ended before its cancel took effect", run_id)
+
+    async def _store_cancelled(self, run_id: str, progress: _Progress) -> None:
         for node, iteration in list(progress.in_flight.items()):
             await self._emit(
                 run_id,
@@ -702,6 +880,7 @@ class RunService:
                     "iteration": iteration,
                     "issues": [{"code": "cancelled", "message": "the run was cancelled while this node ran"}],
                 },
+                active_only=True,
             )
         progress.in_flight.clear()
         await self._emit(
@@ -714,13 +893,13 @@ class RunService:
                 "cancel_requested": False,
                 "summary": progress.summary,
             },
+            active_only=True,
         )
 
     async def _execute(self, run: dict[str, Any], progress: _Progress) -> None:
         run_id = run["run_id"]
         request = run["request"]
-        context = Context(engine=request.get("engine", ""), model=request.get("model", ""), data_dir=self.data_dir)
-        context = context.resolved()
+        context = _request_context(request, self.data_dir).resolved()
         latest = await self.checkpointer.aget_tuple(_config(run_id))
         pending = run.get("pending") or {"mode": "start"}
         config = _config(run_id)
@@ -853,6 +1032,8 @@ def public_run(run: dict[str, Any]) -> dict[str, Any]:
         "genre": run.get("genre"),
         "engine": run.get("engine"),
         "model": run.get("model"),
+        "llm_failure_policy": (run.get("request") or {}).get("llm_failure_policy") or Context.llm_failure_policy,
+        "max_llm_calls": (run.get("request") or {}).get("max_llm_calls") or Context.max_llm_calls,
         "current_node": run.get("current_node"),
         "fix_iteration": int(run.get("iteration") or 0),
         "scores": summary.get("scores") or {},

@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from agent.settings import Settings, get_settings
 from graph.service import RunService
 from graph.storage import open_storage
-from server.errors import AuthMiddleware, BodyLimitMiddleware, install_error_handlers
+from server.errors import ACCESS_TOKEN_SCOPE_KEY, AuthMiddleware, BodyLimitMiddleware, install_error_handlers
 from server.routers import events, examples, runs
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -114,7 +114,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
-        token = request.query_params.get("access_token")
+        token = request.scope.get(ACCESS_TOKEN_SCOPE_KEY)
         url = app.openapi_url or "/openapi.json"
         if token:
             from urllib.parse import quote

@@ -8,7 +8,7 @@ from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.settings import Settings
-from graph.service import Invalid, RunService
+from graph.service import MAX_ID, Invalid, RunService
 
 # Authentication itself is enforced by server.errors.AuthMiddleware (it also covers WebSockets and the
 # docs); this scheme only documents it in OpenAPI so Swagger UI offers "Authorize".
@@ -44,7 +44,7 @@ def last_event_id(
     ] = None,
     after: Annotated[
         int | None,
-        Query(ge=0, description="Start after this event id (used when no Last-Event-ID header is sent)."),
+        Query(ge=0, le=MAX_ID, description="Start after this event id (used when no Last-Event-ID header is sent)."),
     ] = None,
 ) -> int | None:
     if last_event_id is not None and last_event_id.strip():
@@ -54,6 +54,8 @@ def last_event_id(
             raise Invalid("Last-Event-ID", "integer", f"is {last_event_id[:40]!r}; must be an event id") from None
         if value < 0:
             raise Invalid("Last-Event-ID", "minimum", f"is {value}; must be at least 0")
+        if value > MAX_ID:
+            raise Invalid("Last-Event-ID", "maximum", f"must be at most {MAX_ID}")
         return value
     return after
 

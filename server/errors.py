@@ -183,18 +183,34 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+ACCESS_TOKEN_SCOPE_KEY = "amcs.access_token"
+
+
+def _pop_query_token(scope: Scope) -> str | None:
+    """Take `access_token` out of the query string (in place: uvicorn's access log prints this scope's
+    query string, so the token must not stay in it). The value is kept under ACCESS_TOKEN_SCOPE_KEY."""
+    raw = scope.get("query_string") or b""
+    if b"access_token" not in raw:
+        return None
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    tokens = [value for key, value in pairs if key == "access_token"]
+    scope["query_string"] = urlencode([(k, v) for k, v in pairs if k != "access_token"]).encode("latin-1")
+    token = tokens[0] if tokens else None
+    scope[ACCESS_TOKEN_SCOPE_KEY] = token
+    return token
+
+
 def _token_from(scope: Scope) -> str | None:
+    query_token = _pop_query_token(scope)
     for key, value in scope.get("headers") or []:
         if key == b"authorization":
             text = value.decode("latin-1")
             if text[:7].lower() == "bearer ":
                 return text[7:].strip()
             return None
-    from urllib.parse import parse_qs
-
-    query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
-    values = query.get("access_token")
-    return values[0] if values else None
+    return query_token
 
 
 class AuthMiddleware:
@@ -208,10 +224,13 @@ class AuthMiddleware:
         return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.token or scope["type"] not in ("http", "websocket") or self._public(scope.get("path", "")):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = _token_from(scope)
+        given = _token_from(scope)  # also strips ?access_token= from what gets logged
+        if not self.token or self._public(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
         if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):
             await self.app(scope, receive, send)
             return

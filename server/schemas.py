@@ -9,10 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.paths import EXAMPLES_DIR
+from graph.context import Context
 from graph.runstore import StoredEvent
 
 RunStatus = Literal["queued", "running", "passed", "failed", "cancelled", "error"]
 EXAMPLE_RUN_ID = "2f1c6a5e-6a8e-4f8e-9d7a-0d1f5d9b3c11"
+MAX_LLM_CALLS = 100_000
+MAX_SEED = 2**64 - 1  # what the checkpoint serializer stores
 
 
 @cache
@@ -56,7 +59,7 @@ class RunCreate(BaseModel):
         description="The Song Design Spec (see taxonomies/schemas/sds.schema.json).",
         examples=[{"title": "Summer Dreams"}],
     )
-    seed: int | None = Field(default=None, ge=0, description="Overrides the SDS seed.", examples=[42])
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Overrides the SDS seed.", examples=[42])
     feature_flags: dict[str, Any] | None = Field(
         default=None, description="Merged into the SDS's feature_flags.", examples=[{"render": False}]
     )
@@ -69,6 +72,20 @@ class RunCreate(BaseModel):
         default=None, description="Songwriting engine: offline (default) or anthropic.", examples=["offline"]
     )
     model: str | None = Field(default=None, description="Model for LLM engines.", examples=["claude-sonnet-5-5"])
+    llm_failure_policy: Literal["fail", "fallback"] = Field(
+        default=Context.llm_failure_policy,
+        description="What an LLM node does when its output still fails validation after one repair: "
+        "`fail` the node, or `fallback` to the offline engine for that node. Kept by retry, replay and resume.",
+        examples=["fallback"],
+    )
+    max_llm_calls: int = Field(
+        default=Context.max_llm_calls,
+        ge=1,
+        le=MAX_LLM_CALLS,
+        strict=True,
+        description="Per-run budget of model calls (LLM engines). Kept by retry, replay and resume.",
+        examples=[40],
+    )
 
 
 class RetryBody(BaseModel):
@@ -121,6 +138,8 @@ class RunOut(BaseModel):
     genre: str | None = Field(default=None, examples=["pop"])
     engine: str | None = Field(default=None, examples=["offline"])
     model: str | None = None
+    llm_failure_policy: Literal["fail", "fallback"] = Field(default="fail", examples=["fail"])
+    max_llm_calls: int = Field(default=Context.max_llm_calls, examples=[40])
     current_node: str | None = Field(default=None, examples=["write_lyrics"])
     fix_iteration: int = Field(default=0, examples=[1])
     scores: dict[str, Any] = Field(default_factory=dict, examples=[{"total": 0.91, "hook_density": 0.88}])

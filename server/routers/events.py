@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph.runstore import now_iso
+from graph.service import MAX_ID
 from server.deps import Authenticated, CursorDep, ServiceDep, SettingsDep
 from server.schemas import ErrorBody, EventOut
 
@@ -106,13 +107,13 @@ async def events_socket(
     if from_id is not None:
         try:
             start = int(from_id)
-            if start < 0:
+            if not 0 <= start <= MAX_ID:
                 raise ValueError
         except ValueError:
             problem = {
                 "field": "from",
                 "rule": "integer",
-                "message": f"is {from_id[:40]!r}; must be an event id >= 0",
+                "message": f"is {from_id[:40]!r}; must be an event id from 0 to {MAX_ID}",
             }
     if problem is None and run_id is not None and await service.store.get_run(run_id) is None:
         problem = {"field": "run_id", "rule": "exists", "message": f"no run with id {run_id!r}"}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from graph.service import NotFound, RunRequest, public_run
+from graph.service import MAX_ID, Conflict, NotFound, RunRequest, public_run
 from server.deps import Authenticated, ServiceDep
 from server.schemas import (
     ErrorBody,
@@ -88,7 +88,14 @@ async def create_run(
         flags: dict[str, Any] = current if isinstance(current, dict) else {}
         sds["feature_flags"] = {**flags, **body.feature_flags}
     run = await service.submit(
-        RunRequest(sds=sds, engine=body.engine or "", model=body.model or "", manifest=body.manifest or {})
+        RunRequest(
+            sds=sds,
+            engine=body.engine or "",
+            model=body.model or "",
+            manifest=body.manifest or {},
+            llm_failure_policy=body.llm_failure_policy,
+            max_llm_calls=body.max_llm_calls,
+        )
     )
     return _accepted(run, response)
 
@@ -101,7 +108,7 @@ async def list_runs(
     genre: Annotated[str | None, Query(max_length=100, examples=["pop"])] = None,
     title: Annotated[str | None, Query(max_length=200, description="Case-insensitive substring.")] = None,
     parent_run_id: Annotated[str | None, Query(max_length=200, description="Runs forked from this run.")] = None,
-    cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID, description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RunPage:
     rows = await service.store.list_runs(
@@ -154,6 +161,7 @@ def _artifact_names(values: dict[str, Any]) -> list[str]:
         **NOT_FOUND,
         200: {"content": {"application/json": {}, "text/plain": {"example": "[Verse 1]\n…"}}},
         404: {"model": ErrorBody, "description": "Unknown run or artifact not (yet) produced."},
+        409: {"model": ErrorBody, "description": "The artifact cannot be shown as text."},
     },
 )
 async def get_artifact(
@@ -167,13 +175,21 @@ async def get_artifact(
     artifacts = values.get("artifacts") or {}
     base, _, suffix = name.partition(".")
     if suffix == "txt":
-        if base == "composed_prompt" and base in artifacts:
+        if base == "composed_prompt" and isinstance(artifacts.get(base), dict):
             return PlainTextResponse(str(artifacts[base].get("text", "")))
         if base == "lyrics" and base in artifacts:
+            from pydantic import ValidationError
+
             from agent.compose import lyrics_text
             from agent.models import LyricsArtifact
 
-            return PlainTextResponse(lyrics_text(LyricsArtifact.model_validate(artifacts[base])) + "\n")
+            try:
+                lyrics = LyricsArtifact.model_validate(artifacts[base])
+            except ValidationError:  # e.g. written by a replay patch: the JSON form still serves it
+                raise Conflict(
+                    "name", "format", f"run {run_id}'s lyrics cannot be shown as text; fetch 'lyrics'"
+                ) from None
+            return PlainTextResponse(lyrics_text(lyrics) + "\n")
     elif base == "review" and values.get("review"):
         return JSONResponse(values["review"])
     elif base in artifacts:

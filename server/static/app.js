@@ -84,18 +84,18 @@ function render(ev) {
       break;
     case "node.end": {
       const m = ev.metrics || {};
-      let html = `done in ${ev.duration_ms ?? "?"} ms`;
+      let html = `done in ${escapeHtml(ev.duration_ms ?? "?")} ms`;
       let kind = "ok";
       if (m.scores) {
         kind = m.validation_result === "pass" ? "ok" : "fix";
-        html = `validation <b>${escapeHtml(m.validation_result)}</b>, total ${m.scores.total}` + scoresHtml(m.scores);
+        html = `validation <b>${escapeHtml(m.validation_result)}</b>, total ${escapeHtml(m.scores.total)}` + scoresHtml(m.scores);
         if (ev.issues && ev.issues.length) {
           html += `<pre>${escapeHtml(ev.issues.map((i) => `${i.code || i.field || ""}: ${i.message || ""}`).join("\n"))}</pre>`;
         }
       }
-      if (node === "apply_fixes") { kind = "fix"; html = `fix cycle ${ev.iteration} applied (${ev.duration_ms} ms)`; }
-      if (m.bpm) html += ` · ${m.bpm} BPM`;
-      if (m.lines) html += ` · ${m.lines} lines`;
+      if (node === "apply_fixes") { kind = "fix"; html = `fix cycle ${escapeHtml(ev.iteration)} applied (${escapeHtml(ev.duration_ms)} ms)`; }
+      if (m.bpm) html += ` · ${escapeHtml(m.bpm)} BPM`;
+      if (m.lines) html += ` · ${escapeHtml(m.lines)} lines`;
       message(kind, `${node}${iteration}`, html);
       break;
     }

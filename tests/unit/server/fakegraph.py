@@ -12,11 +12,12 @@ import time
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
 
 from graph.events import emit, traced
 from graph.state import merge_dicts
 
-CONTROL: dict[str, Any] = {"delay": 0.0, "fail_node": None, "fail_times": 0}
+CONTROL: dict[str, Any] = {"delay": 0.0, "fail_node": None, "fail_times": 0, "contexts": []}
 
 
 class FakeState(TypedDict, total=False):
@@ -48,6 +49,8 @@ def plan_song(state: FakeState) -> dict[str, Any]:
 
 @traced
 def generate_style(state: FakeState) -> dict[str, Any]:
+    runtime = get_runtime()
+    CONTROL["contexts"].append((runtime.execution_info.thread_id if runtime.execution_info else None, runtime.context))
     time.sleep(CONTROL["delay"])
     _maybe_fail("generate_style")
     return {"artifacts": {"style": _artifact("style", state)}}

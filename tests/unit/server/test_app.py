@@ -28,7 +28,7 @@ def make_client(tmp_path: Path, **settings: Any) -> TestClient:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    CONTROL.update(delay=0.0, fail_node=None, fail_times=0)
+    CONTROL.update(delay=0.0, fail_node=None, fail_times=0, contexts=[])
     with make_client(tmp_path, max_body_bytes=4096) as c:
         yield c
 
@@ -55,6 +55,13 @@ def test_start_and_finish_a_run(client: TestClient) -> None:
     response = client.post("/workflows/runs", json={"sds": SDS, "seed": 9, "manifest": {"k": "v"}})
     assert response.status_code == 202
     run = response.json()
+    assert (run["llm_failure_policy"], run["max_llm_calls"]) == ("fail", 40)
+    tuned = client.post("/workflows/runs", json={"sds": SDS, "llm_failure_policy": "fallback", "max_llm_calls": 3})
+    assert tuned.status_code == 202 and (tuned.json()["llm_failure_policy"], tuned.json()["max_llm_calls"]) == (
+        "fallback",
+        3,
+    )
+    wait_done(client, tuned.json()["run_id"])
     assert response.headers["location"] == run["links"]["self"] == f"/workflows/runs/{run['run_id']}"
     done = wait_done(client, run["run_id"])
     assert done["status"] == "passed" and done["manifest"] == {"k": "v"}
@@ -81,6 +88,15 @@ def test_start_and_finish_a_run(client: TestClient) -> None:
         (b'{"sds": {"title": "x", "seed": 1}, "seed": -1}', 422, "seed", "greater_than_equal"),
         (b'{"sds": {"title": "x", "seed": 1}, "bogus": 1}', 422, "bogus", "extra_forbidden"),
         (b'{"sds": {"title": "x", "seed": 1}, "engine": "nope"}', 422, "engine", "enum"),
+        (
+            b'{"sds": {"title": "x", "seed": 1}, "llm_failure_policy": "retry"}',
+            422,
+            "llm_failure_policy",
+            "literal_error",
+        ),
+        (b'{"sds": {"title": "x", "seed": 1}, "max_llm_calls": 0}', 422, "max_llm_calls", "greater_than_equal"),
+        (b'{"sds": {"title": "x", "seed": 1}, "max_llm_calls": "5"}', 422, "max_llm_calls", "int_type"),
+        (b'{"sds": {"title": "x", "seed": 1}, "max_llm_calls": 1e30}', 422, "max_llm_calls", "int_type"),
     ],
 )
 def test_bad_bodies_get_4xx_naming_field_and_rule(
@@ -208,3 +224,79 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
     assert spec["components"]["schemas"]["RunOut"]["properties"]["status"]["examples"] == ["running"]
     assert client.get("/").headers["content-type"].startswith("text/html")
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_ids_and_cursors_beyond_64_bits_get_4xx_naming_the_field(client: TestClient) -> None:
+    huge = "9" * 30
+    listing = client.get("/workflows/runs", params={"cursor": huge})
+    assert listing.status_code == 422 and problems(listing)[0]["field"] == "cursor"
+    after = client.get("/workflows/events", params={"after": huge})
+    assert after.status_code == 422 and problems(after)[0]["field"] == "after"
+    header = client.get("/workflows/events", headers={"Last-Event-ID": huge})
+    assert header.status_code == 422 and problems(header)[0]["field"] == "Last-Event-ID"
+    run = client.post("/workflows/runs", json={"sds": SDS}).json()
+    per_run = client.get(f"/workflows/runs/{run['run_id']}/events", params={"after": huge})
+    assert per_run.status_code == 422 and problems(per_run)[0]["field"] == "after"
+    with client.websocket_connect(f"/workflows/events?from={huge}") as ws:
+        error = ws.receive_json()
+    assert error["event"] == "error" and error["detail"][0]["field"] == "from"
+    for body in ({"sds": SDS, "seed": 2**64}, {"sds": {**SDS, "seed": 2**64}}):
+        response = client.post("/workflows/runs", json=body)
+        assert response.status_code == 422, response.text
+        assert problems(response)[0]["field"] in ("seed", "sds.seed")
+    wait_done(client, run["run_id"])
+
+
+def test_malformed_artifacts_get_a_4xx_not_a_500(client: TestClient) -> None:
+    run = client.post("/workflows/runs", json={"sds": SDS}).json()
+    wait_done(client, run["run_id"])
+    history = client.get(f"/workflows/runs/{run['run_id']}/history").json()["checkpoints"]
+    point = next(c for c in history if c["next"] == ["validate_song"])
+    fork = client.post(
+        f"/workflows/runs/{run['run_id']}/replay",
+        json={
+            "checkpoint_id": point["checkpoint_id"],
+            "patch": {"artifacts": {"composed_prompt": {"text": 5}}},
+            "as_node": "compose_prompt",
+        },
+    ).json()
+    wait_done(client, fork["run_id"])
+    for run_id in (run["run_id"], fork["run_id"]):  # the fake lyrics are not a LyricsArtifact
+        lyrics = client.get(f"/workflows/runs/{run_id}/artifacts/lyrics.txt")
+        assert lyrics.status_code == 409, lyrics.text
+        assert problems(lyrics)[0]["field"] == "name"
+        assert client.get(f"/workflows/runs/{run_id}/artifacts/lyrics").status_code == 200
+    assert client.get(f"/workflows/runs/{fork['run_id']}/artifacts/composed_prompt.txt").text == "5"
+
+
+def test_query_token_is_removed_from_the_scope_so_access_logs_never_show_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from server.errors import AuthMiddleware
+
+    seen: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["query_string"])
+
+    async def receive() -> Any:
+        return {"type": "websocket.connect"}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    guard = AuthMiddleware(app, token="s3cret")
+    for kind, query in [("http", b"run_id=1&access_token=s3cret&after=2"), ("websocket", b"access_token=s3cret")]:
+        scope = {"type": kind, "path": "/workflows/events", "query_string": query, "headers": []}
+        asyncio.run(guard(scope, receive, send))  # uvicorn's access log reads this same scope dict
+        assert b"s3cret" not in scope["query_string"] and b"access_token" not in scope["query_string"]
+    assert seen == [b"run_id=1&after=2", b""]
+    wrong = {"type": "http", "path": "/workflows/runs", "query_string": b"access_token=guess", "headers": []}
+    asyncio.run(guard(wrong, receive, send))
+    assert wrong["query_string"] == b"" and sent[-2]["status"] == 401
+    with make_client(tmp_path, api_token="s3cret") as client:
+        docs = client.get("/docs?access_token=s3cret")
+        assert docs.status_code == 200 and "/openapi.json?access_token=s3cret" in docs.text
+        assert client.get("/openapi.json?access_token=s3cret").status_code == 200

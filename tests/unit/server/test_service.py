@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from graph.context import Context
 from graph.service import Conflict, Invalid, NotFound, RunRequest, RunService
 from graph.storage import open_storage
 from tests.unit.server.fakegraph import CONTROL, fake_service_options
@@ -19,7 +20,7 @@ SDS = {"title": "Fake Song", "seed": 3}
 
 @pytest.fixture(autouse=True)
 def _reset_control() -> None:
-    CONTROL.update(delay=0.0, fail_node=None, fail_times=0)
+    CONTROL.update(delay=0.0, fail_node=None, fail_times=0, contexts=[])
 
 
 def run_with_service(tmp_path: Path, body: Callable[[RunService], Awaitable[Any]], **options: Any) -> Any:
@@ -166,6 +167,19 @@ def test_replay_forks_a_new_run_with_patch(tmp_path: Path) -> None:
             await service.replay(run["run_id"], "no-such-checkpoint")
         with pytest.raises(Invalid):
             await service.replay(run["run_id"], before_validate["checkpoint_id"], patch={"bogus": 1})
+        bad_patches = [
+            ({"warnings": ["a\x00b"]}, "patch.warnings[0]", "characters"),
+            ({"fix_iterations": 2**70}, "patch.fix_iterations", "range"),
+            ({"artifacts": {"lyrics": 5}}, "patch.artifacts.lyrics", "dict_type"),
+            ({"warnings": "not a list"}, "patch.warnings", "list_type"),
+            ({"fix_iterations": "three"}, "patch.fix_iterations", "int_parsing"),
+        ]
+        for patch, field_name, rule in bad_patches:
+            with pytest.raises(Invalid) as refused:
+                await service.replay(run["run_id"], before_validate["checkpoint_id"], patch=patch)
+            assert (refused.value.field, refused.value.rule) == (field_name, rule), refused.value.message
+        # a refused patch leaves no run and no orphaned checkpoints behind
+        assert len(await service.store.list_runs()) == 1
         fork = await service.replay(
             run["run_id"],
             before_validate["checkpoint_id"],
@@ -216,5 +230,117 @@ def test_unknown_run_and_bad_sds(tmp_path: Path) -> None:
             await service.get("nope")
         with pytest.raises(SDSError):
             await service.submit(RunRequest(sds={"seed": 1}))
+
+    run_with_service(tmp_path, body)
+
+
+def test_llm_policy_and_budget_reach_the_graph_and_survive_retry_replay_and_resume(tmp_path: Path) -> None:
+    CONTROL["delay"] = 0.5
+
+    async def body(service: RunService) -> None:
+        with pytest.raises(Invalid) as bad_policy:
+            await service.submit(RunRequest(sds=SDS, llm_failure_policy="maybe"))
+        assert bad_policy.value.field == "llm_failure_policy"
+        with pytest.raises(Invalid) as bad_budget:
+            await service.submit(RunRequest(sds=SDS, max_llm_calls=0))
+        assert bad_budget.value.field == "max_llm_calls"
+        run = await service.submit(RunRequest(sds=SDS, llm_failure_policy="fallback", max_llm_calls=7))
+        run_id = run["run_id"]
+        assert run["request"]["llm_failure_policy"] == "fallback" and run["request"]["max_llm_calls"] == 7
+        await wait_status(service, run_id, ("running",))
+        await asyncio.sleep(0.2)
+        assert (await service.cancel(run_id))["status"] == "cancelled"
+        CONTROL["delay"] = 0.0
+        await service.retry(run_id)  # resumes inside the cancelled parallel step
+        assert (await wait_status(service, run_id, ("passed", "failed", "error")))["status"] == "passed"
+        history = await service.history(run_id)
+        fork = await service.replay(run_id, history[-1]["checkpoint_id"])  # the input: everything runs again
+        assert (await wait_status(service, fork["run_id"], ("passed", "failed", "error")))["status"] == "passed"
+        seen = {(thread, ctx.llm_failure_policy, ctx.max_llm_calls) for thread, ctx in CONTROL["contexts"]}
+        assert seen == {(run_id, "fallback", 7), (fork["run_id"], "fallback", 7)}
+        assert len(CONTROL["contexts"]) == 3  # first attempt, retry, replay
+        default = await service.submit(RunRequest(sds=SDS))
+        await wait_status(service, default["run_id"], ("passed",))
+        assert CONTROL["contexts"][-1][1].llm_failure_policy == "fail"
+        assert CONTROL["contexts"][-1][1].max_llm_calls == Context.max_llm_calls
+
+    run_with_service(tmp_path, body)
+
+
+def test_retry_right_after_the_end_is_not_lost_to_the_finishing_task(tmp_path: Path) -> None:
+    CONTROL.update(fail_node="compose_prompt", fail_times=1)
+
+    async def body(service: RunService) -> None:
+        run = await service.submit(RunRequest(sds=SDS))
+        run_id = run["run_id"]
+        assert (await wait_status(service, run_id, ("error", "passed")))["status"] == "error"
+        # the run's task has stored run.end but not yet returned (it still holds the run id)
+        service._tasks[run_id] = asyncio.create_task(asyncio.sleep(0.3))
+        await service.retry(run_id)
+        done = await wait_status(service, run_id, ("passed", "failed", "error", "cancelled"), timeout=5)
+        assert done["status"] == "passed" and done["attempt"] == 2
+
+    run_with_service(tmp_path, body)
+
+
+def test_cancel_landing_after_run_end_was_stored_keeps_the_outcome(tmp_path: Path) -> None:
+    async def body(service: RunService) -> None:
+        original = service.store.append_event
+
+        async def append_then_get_cancelled(run_id: str, event: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            stored = await original(run_id, event, *args, **kwargs)
+            if event.get("event") == "run.end" and event["metrics"]["status"] == "passed":
+                # a cancel that arrives while the final event commits (the commit still happens)
+                service._stop_reason[run_id] = "cancel"
+                raise asyncio.CancelledError
+            return stored
+
+        service.store.append_event = append_then_get_cancelled  # type: ignore[method-assign]
+        run = await service.submit(RunRequest(sds=SDS))
+        await wait_status(service, run["run_id"], ("passed", "cancelled", "error"))
+        await asyncio.sleep(0.2)
+        service.store.append_event = original  # type: ignore[method-assign]
+        final = await service.get(run["run_id"])
+        events = await collect(service, run["run_id"])
+        assert final["status"] == "passed"
+        assert [e["event"] for e in events].count("run.end") == 1 and events[-1]["metrics"]["status"] == "passed"
+
+    run_with_service(tmp_path, body)
+
+
+def test_the_notifier_forgets_runs_nobody_follows(tmp_path: Path) -> None:
+    async def body(service: RunService) -> None:
+        for _ in range(3):
+            run = await service.submit(RunRequest(sds=SDS))
+            await collect(service, run["run_id"])
+        stream = service.follow(None, 0, until_end=False)
+        await anext(stream)
+        await stream.aclose()
+        assert service.notifier.keys() == set()
+
+    run_with_service(tmp_path, body)
+
+
+def test_a_lease_renewed_after_the_orphan_scan_is_not_stolen(tmp_path: Path) -> None:
+    from graph.runstore import lease_clock
+
+    async def body(service: RunService) -> None:
+        live_owner = "otherhost:1:alive"
+        run = await service.store.create_run(
+            {"run_id": "r-live", "status": "running", "request": {"sds": SDS}, "owner": live_owner}
+        )
+        stale = [{"run_id": run["run_id"], "owner": live_owner, "lease_until": lease_clock() - 1}]
+        # the scan saw an expired lease; the owner renews it before the claim
+        await service.store.update_run(run["run_id"], lease_until=lease_clock() + 60)
+
+        async def stale_scan(owner: str, now: float) -> list[dict[str, Any]]:
+            return stale
+
+        service.store.orphan_candidates = stale_scan  # type: ignore[method-assign]
+        assert await service.adopt_orphans() == []
+        assert (await service.get(run["run_id"]))["owner"] == live_owner
+        with pytest.raises(Conflict):
+            await service.retry(run["run_id"])
+        assert (await service.get(run["run_id"]))["owner"] == live_owner
 
     run_with_service(tmp_path, body)
