@@ -49,6 +49,11 @@ class _Template:
     category: str
     roles: frozenset[str]
     parts: tuple[tuple[str, bool], ...]
+    needs: str | None = None
+
+    @property
+    def mod_key(self) -> str:
+        return f"{self.category}:{self.needs}" if self.needs else self.category
 
     @property
     def has_theme(self) -> bool:
@@ -70,10 +75,66 @@ class _Vocab:
     templates: dict[str, tuple[_Template, ...]]
 
 
-def _parse_template(text: str, category: str, roles: Iterable[str] | None) -> _Template:
+def _parse_template(text: str, category: str, roles: Iterable[str] | None, needs: str | None = None) -> _Template:
     parts = tuple((m.group(1), True) if m.group(1) is not None else (m.group(2), False) for m in _PART.finditer(text))
     all_roles = frozenset(_bank()["category_weights"])
-    return _Template(text=text, category=category, roles=frozenset(roles) if roles else all_roles, parts=parts)
+    return _Template(
+        text=text, category=category, roles=frozenset(roles) if roles else all_roles, parts=parts, needs=needs
+    )
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """One verse's world: the end words it prefers, its {scene} subjects and {image} phrases."""
+
+    id: str
+    genres: frozenset[str]
+    themes: frozenset[str]
+    subjects: tuple[str, ...]
+    images: tuple[str, ...]
+    words: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _World:
+    """taxonomies/lyrics/scenes.json, parsed: scenes, beats, word affinities and template word tags."""
+
+    scenes: tuple[_Scene, ...]
+    beats: dict[str, tuple[str, ...]]
+    beat_categories: dict[str, dict[str, float]]
+    weights: dict[str, float]
+    theme_phrases: dict[str, tuple[str, ...]]
+    genre_avoid: dict[str, frozenset[str]]
+    weak: dict[str, frozenset[str]]
+    strong: frozenset[str]
+    tags: dict[str, frozenset[str]]
+
+
+@cache
+def _world() -> _World:
+    data = _read("scenes.json")
+    scenes = tuple(
+        _Scene(
+            id=str(s["id"]),
+            genres=frozenset(s["genres"]),
+            themes=frozenset(s["themes"]),
+            subjects=tuple(s.get("subjects") or ()),
+            images=tuple(s.get("images") or ()),
+            words=frozenset(s["words"]),
+        )
+        for s in data["scenes"]
+    )
+    return _World(
+        scenes=scenes,
+        beats={role: tuple(beats) for role, beats in data["beats"].items()},
+        beat_categories={b: {c: float(w) for c, w in cats.items()} for b, cats in data["beat_categories"].items()},
+        weights={k: float(v) for k, v in data["weights"].items()},
+        theme_phrases={k: tuple(v) for k, v in data["theme_phrases"].items()},
+        genre_avoid={g: frozenset(ws) for g, ws in data["genre_avoid"].items()},
+        weak={c: frozenset(ws) for c, ws in data["weak"].items()},
+        strong=frozenset(data["strong"]),
+        tags={t: frozenset(ws) for t, ws in data["word_tags"].items()},
+    )
 
 
 @cache
@@ -90,7 +151,7 @@ def _vocab() -> _Vocab:
         grouped.setdefault(phonetics.rhyming_part(word), []).append(word)
     families = {key: tuple(members) for key, members in grouped.items() if len(members) >= 2}
     templates = {
-        cat: tuple(_parse_template(entry["t"], cat, entry.get("roles")) for entry in entries)
+        cat: tuple(_parse_template(entry["t"], cat, entry.get("roles"), entry.get("needs")) for entry in entries)
         for cat, entries in _bank()["templates"].items()
     }
     return _Vocab(
@@ -202,11 +263,55 @@ def _weighted_choice(rng: random.Random, items: Sequence[Any], weights: Sequence
     return items[-1]
 
 
+def _echoes(text: str, word: str) -> bool:
+    """True when the end word is said twice or echoes another word of the line (wake up feeling awake)."""
+    tokens = [t.strip(",.!?'").lower() for t in text.split()]
+    if tokens.count(word) > 1:
+        return True
+    return any(len(t) >= 4 and t != word and (t in word or word in t) for t in tokens[:-1])
+
+
 def _clean_phrase(text: str) -> str:
     words = text.strip().split()
     while words and words[0].lower() in {"the", "a", "an"}:
         words = words[1:]
     return " ".join(words)
+
+
+# ------------------------------------------------------------------------------------------ word fitness
+
+
+@lru_cache(maxsize=4096)
+def _role_templates(category: str, role: str) -> tuple[_Template, ...]:
+    return tuple(t for t in _vocab().templates.get(category, ()) if role in t.roles)
+
+
+def _templates_for(category: str, role: str, word: str) -> list[_Template]:
+    """Templates of a category for a role that make sense with this word (only portable things are held)."""
+    tags = _world().tags
+    return [t for t in _role_templates(category, role) if t.needs is None or word in tags.get(t.needs, ())]
+
+
+@lru_cache(maxsize=65536)
+def _categories(word: str, role: str) -> tuple[str, ...]:
+    """The word's end-word categories that have a template for it in this role."""
+    return tuple(c for c in _vocab().categories_of.get(word, ()) if _templates_for(c, role, word))
+
+
+@lru_cache(maxsize=65536)
+def _category_fit(word: str, category: str, role: str, beat: str | None) -> float:
+    """How well a category suits a line's beat (or, without one, its section role); weak words count little."""
+    world = _world()
+    if beat is not None and beat in world.beat_categories:
+        fit = world.beat_categories[beat].get(category, 0.3)
+    else:
+        fit = float(_bank()["category_weights"][role].get(category, 1))
+    return fit * (world.weights["weak"] if word in world.weak.get(category, ()) else 1.0)
+
+
+@lru_cache(maxsize=65536)
+def _word_fit(word: str, role: str, beat: str | None) -> float:
+    return max((_category_fit(word, c, role, beat) for c in _categories(word, role)), default=0.0)
 
 
 # ----------------------------------------------------------------------------------------------- writer
@@ -227,6 +332,22 @@ class _SongState:
     used_lines: set[str] = field(default_factory=set)
     usage: Counter[str] = field(default_factory=Counter)
     theme_turn: int = 0
+    used_scenes: list[str] = field(default_factory=list)
+    chorus_scene: _Scene | None = None
+
+
+@dataclass
+class _Context:
+    """The section being written: its scene, the theme it sings about, and the beat of the current line."""
+
+    scene: _Scene | None
+    theme: str | None
+    beats: tuple[str, ...]
+    beat: str | None = None
+    templates: Counter[str] = field(default_factory=Counter)
+
+    def beat_of(self, index: int) -> str | None:
+        return self.beats[index % len(self.beats)] if self.beats else None
 
 
 class LineWriter:
@@ -262,6 +383,13 @@ class LineWriter:
         self.themes, self.extra_themes = self._theme_pool(lyrics, blueprint)
         self.images = self._image_pool(blueprint)
         self.keep_caps = self.capitalise | {w for w in self.hook.split()}
+        world = _world()
+        self.genre = blueprint.genre
+        self.banned = world.genre_avoid.get(self.genre, frozenset())
+        self.song_scenes = [sc for sc in world.scenes if self._scene_score(sc, None) >= 3]
+        self.song_words = frozenset(w for sc in self.song_scenes for w in sc.words)
+        self.ctx: _Context | None = None
+        self._weights: dict[tuple[str, str, str | None, str | None], float] = {}
 
     # ----------------------------------------------------------------------------------- public API
 
@@ -288,7 +416,7 @@ class LineWriter:
         if rhyme_with:
             perfect, slant = rhyme_partners(phonetics.end_word(rhyme_with) or rhyme_with.lower())
             for pool in (perfect, slant):
-                usable = [w for w in pool if w not in avoid and self._word_ok(w, tense)]
+                usable = [w for w in pool if w not in avoid and self._word_ok(w, tense) and self._categories(w, role)]
                 if usable:
                     word = self._pick_word(rng, usable, role)
                     break
@@ -339,10 +467,44 @@ class LineWriter:
     def write_section(
         self, section: PlannedSection, n: int, state: _SongState, salt: str, *, hook_positions: Sequence[int]
     ) -> list[str]:
+        """The lines of one section, built around one scene and one theme, line by line through its beats."""
         role = "chorus" if section.hook_role else self.role_of(section.kind)
+        rng = random.Random(f"{self.seed}:scene:{salt}")
+        if role == "chorus":
+            theme_index = 0
+        else:
+            theme_index = state.theme_turn + (1 if len(self.themes) > 1 else 0)
+            state.theme_turn += 1
+        theme = self.themes[theme_index % len(self.themes)]
+        if role == "chorus" and state.chorus_scene is not None:
+            scene: _Scene | None = state.chorus_scene
+        else:
+            scene = self._choose_scene(rng, theme, state.used_scenes)
+        if scene is not None:
+            state.used_scenes.append(scene.id)
+            if role == "chorus":
+                state.chorus_scene = scene
+        self.ctx = _Context(scene=scene, theme=self._phrase(theme, rng), beats=_world().beats.get(role, ()))
+        try:
+            return self._write_section(section, n, state, salt, hook_positions, role, theme_index)
+        finally:
+            self.ctx = None
+
+    def _write_section(
+        self,
+        section: PlannedSection,
+        n: int,
+        state: _SongState,
+        salt: str,
+        hook_positions: Sequence[int],
+        role: str,
+        theme_index: int,
+    ) -> list[str]:
         tense = self.tense_for(role)
         target = max(3, section.target_syllables or 8)
         rng = random.Random(f"{self.seed}:section:{salt}")
+        ctx = self.ctx
+        assert ctx is not None
         groups = rhyme_groups(self.plan.rhyme_scheme, n) if self.plan.rhyme_scheme != FREE else []
         group_of = {i: g for g, members in enumerate(groups) for i in members}
         specs = [_Spec("plain") for _ in range(n)]
@@ -363,10 +525,11 @@ class LineWriter:
             free = [i for i in members if specs[i].kind in ("plain", "tail")]
             if not free:
                 continue
+            beats = tuple(b for b in (ctx.beat_of(i) for i in free) if b)
             if g in fixed:
-                words = self._partners_for(rng, fixed[g], len(free), tense, state.used_end | section_words)
+                words = self._partners_for(rng, fixed[g], len(free), tense, state.used_end | section_words, role)
             else:
-                words = self._family_words(rng, role, tense, len(free), state.used_end | section_words)
+                words = self._family_words(rng, role, tense, len(free), state.used_end | section_words, beats)
             tails = [i for i in free if specs[i].kind == "tail"]
             if tails:
                 # The hook leaves its tail clause few syllables: find a family with a word for a short line.
@@ -377,13 +540,16 @@ class LineWriter:
                     if misfit[best] <= 1 or g in fixed or attempt == 5:
                         break
                     taken = state.used_end | section_words | set(words)
-                    words = self._family_words(rng, role, tense, len(free), taken)
+                    words = self._family_words(rng, role, tense, len(free), taken, beats)
                 words = [best] + [w for w in words if w != best]
                 free = tails + [i for i in free if i not in tails]
+            else:
+                words = self._by_beat(words, [ctx.beat_of(i) for i in free[: len(words)]], role)
             for i, word in zip(free, words, strict=False):
                 specs[i].word = word
                 section_words.add(word)
-        for spec in specs:
+        for i, spec in enumerate(specs):
+            ctx.beat = ctx.beat_of(i)
             if spec.kind in ("plain", "tail") and spec.word is None:
                 spec.word = self._free_word(rng, role, tense, state.used_end | section_words)
                 for _ in range(6):
@@ -394,10 +560,8 @@ class LineWriter:
         lines: list[str] = []
         theme_line = 1 if n > 1 and 0 in hook_positions else 0
         for i, spec in enumerate(specs):
-            hint = None
-            if i == theme_line or rng.random() < 0.15:
-                hint = state.theme_turn
-                state.theme_turn += 1
+            ctx.beat = ctx.beat_of(i)
+            hint = theme_index if i == theme_line or rng.random() < 0.15 else None
             text = ""
             for attempt in range(4):
                 line_rng = random.Random(f"{self.seed}:section:{salt}:{i}:{attempt}")
@@ -437,6 +601,77 @@ class LineWriter:
             if text != old:
                 return text
         return old
+
+    # ----------------------------------------------------------------------------------- scenes
+
+    def _scene_score(self, scene: _Scene, theme: str | None) -> float:
+        """How well a scene suits this song (and the section's theme): genre first, then themes."""
+        if self.genre in scene.genres:
+            score = 4.0
+        elif "*" in scene.genres:
+            score = 1.0
+        else:
+            score = 0.2
+        song_themes = [t for t in self.themes if t in scene.themes]
+        if theme is not None and theme in scene.themes:
+            score *= 4.0
+        elif theme is None and song_themes and "*" in scene.genres:
+            score *= 3.0
+        return score * (1 + 0.5 * len(song_themes))
+
+    def _choose_scene(self, rng: random.Random, theme: str, used: Sequence[str]) -> _Scene | None:
+        scenes = list(_world().scenes)
+        weights = [self._scene_score(sc, theme) ** 2 * (0.05 if sc.id in used else 1.0) for sc in scenes]
+        return scenes[_weighted_choice(rng, range(len(scenes)), weights)] if scenes else None
+
+    def _phrase(self, theme: str, rng: random.Random) -> str:
+        """How a theme is sung: 'christmas' as itself, 'indie' as 'these quiet days'."""
+        options = [p for p in _world().theme_phrases.get(theme, ()) if not self._has_avoided(p)]
+        return self._simple_choice(rng, options) if options else theme
+
+    def _affinity(self, word: str) -> float:
+        world = _world()
+        ctx = self.ctx
+        if ctx is not None and ctx.scene is not None and word in ctx.scene.words:
+            return world.weights["scene"]
+        if word in self.song_words:
+            return world.weights["song"]
+        return world.weights["neutral"] * (2.0 if word in world.strong else 1.0)
+
+    def _templates_for(self, category: str, role: str, word: str) -> list[_Template]:
+        return _templates_for(category, role, word)
+
+    def _categories(self, word: str, role: str) -> tuple[str, ...]:
+        return _categories(word, role)
+
+    def _category_fit(self, word: str, category: str, role: str, beat: str | None) -> float:
+        return _category_fit(word, category, role, beat)
+
+    def _weight(self, word: str, role: str, beat: str | None = None) -> float:
+        """How much a word is wanted at the end of a line: scene and song affinity times category fit."""
+        ctx = self.ctx
+        scene_id = ctx.scene.id if ctx is not None and ctx.scene is not None else None
+        key = (word, role, beat, scene_id)
+        cached = self._weights.get(key)
+        if cached is None:
+            cached = 0.0 if word in self.banned else self._affinity(word) * _word_fit(word, role, beat)
+            self._weights[key] = cached
+        return cached
+
+    def _weight_any(self, word: str, role: str, beats: Sequence[str]) -> float:
+        if not beats:
+            return self._weight(word, role, self.ctx.beat if self.ctx else None)
+        return max(self._weight(word, role, b) for b in beats)
+
+    def _by_beat(self, words: list[str], beats: Sequence[str | None], role: str) -> list[str]:
+        """The words ordered to suit the lines' beats best (a setting word first, a feeling word later)."""
+        if len(words) < 2 or len(words) > 5 or not any(beats):
+            return words
+        best = max(
+            itertools.permutations(words),
+            key=lambda order: sum(self._weight(w, role, b) for w, b in zip(order, beats, strict=False)),
+        )
+        return list(best)
 
     # ----------------------------------------------------------------------------------- hooks
 
@@ -556,28 +791,27 @@ class LineWriter:
         Candidates are scored on syllable distance first; `usage` (templates and lead-ins already used in the
         song) makes repeats cost more, so a song varies its phrasing.
         """
-        vocab = _vocab()
-        weights = _bank()["category_weights"][role]
-        categories = [c for c in vocab.categories_of.get(word, ()) if self._templates(c, role)]
+        beat = self.ctx.beat if self.ctx is not None else None
+        categories = list(self._categories(word, role))
         if not categories:
             return word
         ordered: list[str] = []
         pool = list(categories)
         while pool:
-            pick = _weighted_choice(rng, pool, [weights.get(c, 1) for c in pool])
+            pick = _weighted_choice(rng, pool, [self._category_fit(word, c, role, beat) ** 2 for c in pool])
             ordered.append(pick)
             pool.remove(pick)
         want_image = rng.random() < self.imagery_density
         usage = usage if usage is not None else Counter()
         best: tuple[float, str, str, str] | None = None
         for category in ordered[:2]:
-            templates = [t for t in self._templates(category, role) if lead or "," not in t.text]
+            templates = [t for t in self._templates_for(category, role, word) if lead or "," not in t.text]
             rng.shuffle(templates)
             for template in templates[:8]:
                 for _ in range(2):
                     fill: dict[str, str] = {}
                     parts = [
-                        (self._fill(text, fill, rng, tense, category, word, theme_hint), optional)
+                        (self._fill(text, fill, rng, tense, template.mod_key, word, theme_hint), optional)
                         for text, optional in template.parts
                     ]
                     own_comma = "," in template.text
@@ -588,6 +822,8 @@ class LineWriter:
                         else []
                     )
                     bonus = 2.5 * usage[f"template:{template.text}"]
+                    if self.ctx is not None:
+                        bonus += 4 * self.ctx.templates[template.text]
                     if template.has_theme:
                         bonus += -3 if theme_hint is not None else 1.5
                     if template.has_image:
@@ -595,14 +831,16 @@ class LineWriter:
                     for score, text, lead_text in self._candidates(rng, parts, leads, target, word):
                         if avoid_lines and _tidy(text).lower() in avoid_lines:
                             continue
-                        if self._has_avoided(text):
+                        if self._has_avoided(text) or _echoes(text, word):
                             continue
-                        total = score + bonus + 5 * usage[f"lead:{lead_text}"] + rng.random()
+                        total = score + bonus + 8 * usage[f"lead:{lead_text}"] + rng.random()
                         if best is None or total < best[0]:
                             best = (total, text, template.text, lead_text)
         if best is None:
             return word
         usage[f"template:{best[2]}"] += 1
+        if self.ctx is not None:
+            self.ctx.templates[best[2]] += 1
         if best[3]:
             usage[f"lead:{best[3]}"] += 1
         return _tidy(best[1])
@@ -709,12 +947,17 @@ class LineWriter:
         if name == "image":
             return self._image(rng)
         if name == "mod":
-            mods = bank["modifiers"].get(category) or bank["modifiers"]["thing"]
+            mods = (
+                bank["modifiers"].get(category)
+                or bank["modifiers"].get(category.split(":")[0])
+                or bank["modifiers"]["thing"]
+            )
             return self._simple_choice(rng, mods)
         if name == "simile":
             return self._simple_choice(rng, bank["simile_adjectives"])
         if name == "scene":
-            return str(rng.choice(bank["scene_subjects"]))
+            scene = self.ctx.scene if self.ctx is not None else None
+            return str(rng.choice(scene.subjects if scene is not None and scene.subjects else bank["scene_subjects"]))
         if ":" in name:
             form, cls = name.split(":", 1)
             verb = self._simple_choice(rng, bank["verb_classes"][cls])
@@ -747,13 +990,20 @@ class LineWriter:
         return str(rng.choice(short or fitting))
 
     def _theme(self, rng: random.Random, hint: int | None) -> str:
+        if self.ctx is not None and self.ctx.theme:
+            return self.ctx.theme
         if hint is not None:
-            return self.themes[hint % len(self.themes)]
+            return self._phrase(self.themes[hint % len(self.themes)], rng)
         if self.extra_themes and rng.random() < 0.25:
             return self._simple_choice(rng, self.extra_themes)
-        return self._simple_choice(rng, self.themes)
+        return self._phrase(self._simple_choice(rng, self.themes), rng)
 
     def _image(self, rng: random.Random) -> str:
+        scene = self.ctx.scene if self.ctx is not None else None
+        if scene is not None and scene.images:
+            images = [i for i in scene.images if not self._has_avoided(i)]
+            if images:
+                return self._simple_choice(rng, images)
         return self._simple_choice(rng, self.images)
 
     # ----------------------------------------------------------------------------------- words
@@ -762,21 +1012,29 @@ class LineWriter:
         allowed = _vocab().tense_only.get(word)
         if allowed is not None and tense not in allowed:
             return False
-        if word in self.avoid or word in self.somber:
+        if word in self.avoid or word in self.somber or word in self.banned:
             return False
         limit = {0: 99, 1: 2, 2: 1, 3: 1}[self.simplicity]
         return phonetics.syllables(word) <= limit
 
-    def _category_weight(self, word: str, role: str) -> float:
-        weights = _bank()["category_weights"][role]
-        return max((weights.get(c, 1) for c in _vocab().categories_of.get(word, ())), default=1)
-
     def _pick_word(self, rng: random.Random, words: Sequence[str], role: str) -> str:
         ordered = sorted(words)
-        return str(_weighted_choice(rng, ordered, [self._category_weight(w, role) for w in ordered]))
+        weights = [self._weight_any(w, role, ()) ** 2 for w in ordered]
+        return str(_weighted_choice(rng, ordered, weights))
 
     def _free_word(self, rng: random.Random, role: str, tense: str, exclude: set[str]) -> str:
+        """One end word for a line that rhymes with nothing: from the scene and song words when there are any."""
         vocab = _vocab()
+        ctx = self.ctx
+        scene_words = ctx.scene.words if ctx is not None and ctx.scene is not None else frozenset()
+        pool = sorted(
+            w
+            for w in (scene_words | self.song_words | _world().strong)
+            if w in vocab.categories_of and w not in exclude and self._word_ok(w, tense)
+        )
+        weights = [self._weight(w, role, ctx.beat if ctx else None) ** 2 for w in pool]
+        if pool and sum(weights) > 0:
+            return str(_weighted_choice(rng, pool, weights))
         weights = _bank()["category_weights"][role]
         cats = sorted(c for c in vocab.by_category if self._templates(c, role))
         for _ in range(8):
@@ -786,45 +1044,63 @@ class LineWriter:
                 return str(rng.choice(words))
         return str(rng.choice([w for w in vocab.words if w not in exclude] or list(vocab.words)))
 
-    def _family_words(self, rng: random.Random, role: str, tense: str, k: int, exclude: set[str]) -> list[str]:
-        """k different, mutually rhyming end words from one rhyme family, preferring words not yet used."""
+    def _family_words(
+        self, rng: random.Random, role: str, tense: str, k: int, exclude: set[str], beats: Sequence[str] = ()
+    ) -> list[str]:
+        """k different, mutually rhyming end words from one rhyme family, preferring words not yet used and
+        words that suit the section's scene and the lines' beats (every word of the family counts, so a
+        family is only as good as its k-th best word)."""
         vocab = _vocab()
         for relax in (False, True):
-            candidates: list[tuple[tuple[str, ...], list[str]]] = []
+            candidates: list[list[str]] = []
             weights: list[float] = []
             for key in vocab.family_keys:
                 words = [
                     w
                     for w in vocab.families[key]
-                    if (relax or w not in exclude) and (self._word_ok(w, tense) or (relax and w not in self.avoid))
+                    if (relax or w not in exclude)
+                    and (self._word_ok(w, tense) or (relax and w not in self.avoid))
+                    and self._categories(w, role)
                 ]
                 if len(words) < k:
                     continue
-                candidates.append((key, words))
-                mean = sum(self._category_weight(w, role) for w in words) / len(words)
-                weights.append(mean**2 * min(len(words), 4))
+                top = sorted((self._weight_any(w, role, beats) for w in words), reverse=True)[:k]
+                score = top[-1] * sum(top)
+                if score <= 0:
+                    continue
+                candidates.append(words)
+                weights.append(score**1.5)
             for _ in range(12):
                 if not candidates:
                     break
                 index = _weighted_choice(rng, range(len(candidates)), weights)
-                chosen = self._mutual(rng, candidates[index][1], k)
+                chosen = self._mutual(rng, candidates[index], k, role, beats)
                 if len(chosen) == k:
                     return chosen
         return [self._free_word(rng, role, tense, exclude) for _ in range(k)]
 
-    def _partners_for(self, rng: random.Random, anchor: str, k: int, tense: str, exclude: set[str]) -> list[str]:
+    def _partners_for(
+        self, rng: random.Random, anchor: str, k: int, tense: str, exclude: set[str], role: str = "chorus"
+    ) -> list[str]:
         perfect, slant = rhyme_partners(anchor)
         for pool in (perfect, perfect + slant):
-            words = [w for w in pool if w not in exclude and self._word_ok(w, tense)]
-            chosen = self._mutual(rng, words, k)
+            words = [w for w in pool if w not in exclude and self._word_ok(w, tense) and self._categories(w, role)]
+            chosen = self._mutual(rng, words, k, role)
             if len(chosen) == k:
                 return chosen
         words = [w for w in perfect + slant if w not in self.avoid]
         return self._mutual(rng, words, k)
 
-    def _mutual(self, rng: random.Random, words: Sequence[str], k: int) -> list[str]:
+    def _mutual(
+        self, rng: random.Random, words: Sequence[str], k: int, role: str | None = None, beats: Sequence[str] = ()
+    ) -> list[str]:
+        """Up to k words of `words` that rhyme with each other as distinct words; wanted words first."""
         pool = sorted(words)
-        rng.shuffle(pool)
+        if role is not None:
+            keys = {w: rng.random() ** (1.0 / max(1e-6, self._weight_any(w, role, beats) ** 2)) for w in pool}
+            pool.sort(key=lambda w: -keys[w])
+        else:
+            rng.shuffle(pool)
         chosen: list[str] = []
         for word in pool:
             if all(distinct_rhyme(word, other) for other in chosen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from functools import cache
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from agent import phonetics
-from agent.lyrics import LineWriter, distinct_rhyme, write_lyrics
+from agent.lyrics import LineWriter, _vocab, _world, distinct_rhyme, write_lyrics
 from agent.models import LyricsArtifact, Plan
 from agent.plan import plan_song
 from agent.rhyme_scheme import FREE, rhyme_groups
@@ -406,3 +407,92 @@ def test_distinct_rhyme_rejects_identical_and_embedded_words() -> None:
     assert not distinct_rhyme("light", "moonlight")
     assert not distinct_rhyme("night", "knight")
     assert not distinct_rhyme("night", "river")
+
+
+# --------------------------------------------------------------------------------------- coherence
+
+
+def end_words_of(case: str, *, verses_only: bool) -> list[list[str]]:
+    _, plan, _ = planned(case)
+    return [
+        [phonetics.end_word(line) for line in section.lines]
+        for section, p in zip(written(case).sections, plan.sections, strict=True)
+        if section.lines and not p.hook_role and (not verses_only or section.kind == "Verse")
+    ]
+
+
+def test_scene_data_names_known_end_words_and_tags() -> None:
+    vocab, world = _vocab(), _world()
+    known = set(vocab.categories_of)
+    for scene in world.scenes:
+        assert scene.words <= known, (scene.id, sorted(scene.words - known))
+        assert scene.subjects and scene.images and scene.genres and scene.themes, scene.id
+    for category, words in world.weak.items():
+        assert all(category in vocab.categories_of[w] for w in words), category
+    for tag, words in world.tags.items():
+        assert words and words <= known, (tag, sorted(words - known))
+    needs = {t.needs for templates in vocab.templates.values() for t in templates if t.needs}
+    assert needs <= set(world.tags)
+    beats = {b for role in world.beats.values() for b in role}
+    assert beats <= set(world.beat_categories)
+    for genre, words in world.genre_avoid.items():
+        assert words <= known, genre
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"electronic-aaaa"}))
+def test_each_verse_is_built_around_one_scene(case: str) -> None:
+    """Most of a verse's end words come from one scene (a snowy town, a back road, a late-night room).
+
+    (AAAA needs four mutually rhyming words per stanza, which few scenes hold, so it is left out.)"""
+    scenes = _world().scenes
+    shares = [
+        max(sum(w in scene.words for w in ends) / len(ends) for scene in scenes)
+        for ends in end_words_of(case, verses_only=True)
+        if len(ends) >= 4
+    ]
+    assert shares
+    assert sum(shares) / len(shares) >= 0.5, shares
+
+
+HELD = re.compile(
+    r"\b(?:hold on to|holds on to|held on to|hang on to|hangs on to|hung on to|to lose) the (?:\w+ )?(\w+)$"
+)
+SIMILE = re.compile(r"\blike an? (?:\w+ )?(\w+)$")
+SHINE = re.compile(r"\b(?:shine|shines|shone|shining|glow|glows|glowed|glowing|burn|burns|burned|burning) like an? ")
+
+
+def test_verbs_only_take_objects_that_fit_them() -> None:
+    """Only portable things are held or lost, only bright things shine, similes use movers or steady things."""
+    tags = _world().tags
+    checked = 0
+    for case in CASES:
+        for seed in (11, 12):
+            for line in all_lines(written(case, seed)):
+                bare = line.split(" (")[0]
+                held = HELD.search(bare)
+                if held:
+                    assert held.group(1) in tags["portable"], line
+                    checked += 1
+                simile = SIMILE.search(bare)
+                if simile:
+                    pool = tags["shiner"] if SHINE.search(bare) else tags["mover"] | tags["steady"] | tags["shiner"]
+                    assert simile.group(1) in pool, line
+                    checked += 1
+    assert checked
+
+
+def test_genre_avoided_words_never_end_a_line() -> None:
+    banned = _world().genre_avoid["christmas-pop"]
+    _, _, blueprint = planned("christmas-simple")
+    assert blueprint.genre == "christmas-pop"
+    for seed in (11, 12, 13):
+        ends = {phonetics.end_word(line) for line in all_lines(written("christmas-simple", seed))}
+        assert not ends & banned
+
+
+@pytest.mark.parametrize(("case", "theme"), [("hiphop", "hiphop"), ("country", "country")])
+def test_genre_name_themes_are_sung_as_phrases(case: str, theme: str) -> None:
+    """'hiphop' is sung as 'rhythm' or 'pride', never 'I sing about hiphop'."""
+    _, plan, _ = planned(case)
+    for line in all_lines(written(case)):
+        assert theme not in non_hook_words(line, plan), line
