@@ -1,19 +1,18 @@
-"""Shared input, output and exit-code handling for the skill scripts under skills/*/scripts/.
+"""Shared input, output and exit-code handling for the skill scripts under skills/*/scripts/."""
 
-Every script reads one JSON document (a file, a directory in the `amcs run --out` layout, or `-` for stdin),
-hands it to its handler as a `ToolInput`, and prints one JSON object on stdout. Exit codes:
-
-* 0 — done, every check passed;
-* 1 — done, but the check the script makes failed (the JSON still says what failed);
-* 2 — bad input: stdout holds ``{"errors": [{"field": ..., "message": ...}]}`` and stderr names each field;
-* 3 — the script could not run (the project is not installed, or an internal error).
-
-The input is a graph state, an SDS, or any object with the keys a script documents: `sds`, `plan` and
-`artifacts` are read as the graph's nodes read them, so a script given a node's input state prints that
-node's state update. With ``--state`` a script prints its input state with the update merged in (with the
-graph's reducers), so scripts chain like the graph:
-``expand_sds.py sds.json --state | generate_style.py - --state``.
-"""
+# Every script reads one JSON document (a file, a directory in the `amcs run --out` layout, or `-` for stdin),
+# hands it to its handler as a `ToolInput`, and prints one JSON object on stdout. Exit codes:
+#
+# * 0 — done, every check passed;
+# * 1 — done, but the check the script makes failed (the JSON still says what failed);
+# * 2 — bad input: stdout holds ``{"errors": [{"field": ..., "message": ...}]}`` and stderr names each field;
+# * 3 — the script could not run (the project is not installed, or an internal error).
+#
+# The input is a graph state, an SDS, or any object with the keys a script documents: `sds`, `plan` and
+# `artifacts` are read as the graph's nodes read them, so a script given a node's input state prints that
+# node's state update. With ``--state`` a script prints its input state with the update merged in (with the
+# graph's reducers), so scripts chain like the graph:
+# ``expand_sds.py sds.json --state | generate_style.py - --state``.
 
 from __future__ import annotations
 

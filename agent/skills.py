@@ -1,14 +1,13 @@
-"""The Agent Skills under skills/: parsed frontmatter, instruction bodies, and the node each skill serves.
+"""The Agent Skills under skills/: parsed frontmatter, instruction bodies, and the node each skill serves."""
 
-Every workflow node has a skill folder `skills/<name>/SKILL.md` in the open Agent Skills format that
-Claude Code reads. Its YAML frontmatter holds `name`, `description`, optionally `allowed-tools`, and a
-`metadata` map whose `node` key names the graph node the skill serves (the node <-> skill map lives in the
-skill files, not in code). The body after the frontmatter is the instruction text: the LLM engine sends it
-as a writing node's system prompt, and Claude Code loads it when the skill is invoked.
-
-The frontmatter is parsed by a small parser for the subset the format uses (scalars, quoted strings and one
-nested map), so the project needs no YAML library.
-"""
+# Every workflow node has a skill folder `skills/<name>/SKILL.md` in the open Agent Skills format that
+# Claude Code reads. Its YAML frontmatter holds `name`, `description`, optionally `allowed-tools`, and a
+# `metadata` map whose `node` key names the graph node the skill serves (the node <-> skill map lives in the
+# skill files, not in code). The body after the frontmatter is the instruction text: the LLM engine sends it
+# as a writing node's system prompt, and Claude Code loads it when the skill is invoked.
+#
+# The frontmatter is parsed by a small parser for the subset the format uses (scalars, quoted strings and one
+# nested map), so the project needs no YAML library.
 
 from __future__ import annotations
 

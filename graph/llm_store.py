@@ -1,9 +1,8 @@
-"""The persistent LLM response store and per-run call ledger, in SQLite or PostgreSQL.
+"""The persistent LLM response store and per-run call ledger, in SQLite or PostgreSQL."""
 
-SQLite (default): two tables in <data_dir>/amcs.sqlite. PostgreSQL (``AMCS_DATABASE_URL``): two tables in that
-database, so every server process sharing it replays the same recordings, and a run resumed by another process
-keeps counting against the same budget. psycopg is imported only for PostgreSQL (the server extra).
-"""
+# SQLite (default): two tables in <data_dir>/amcs.sqlite. PostgreSQL (``AMCS_DATABASE_URL``): two tables in that
+# database, so every server process sharing it replays the same recordings, and a run resumed by another process
+# keeps counting against the same budget. psycopg is imported only for PostgreSQL (the server extra).
 
 from __future__ import annotations
 

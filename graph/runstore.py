@@ -1,16 +1,15 @@
-"""Run and event persistence beside the checkpoints: SQLite (aiosqlite) or PostgreSQL (psycopg pool).
+"""Run and event persistence beside the checkpoints: SQLite (aiosqlite) or PostgreSQL (psycopg pool)."""
 
-Two tables live in the same database as LangGraph's checkpoints:
-
-* ``amcs_runs``: one row per run (status, request, progress summary, lease owner for background execution);
-* ``amcs_events``: the event log. ``id`` is a per-run monotonic sequence, assigned in the same transaction
-  that stores the event (the run row's ``last_event_id`` is bumped under its row lock); ``gid`` is a global
-  monotonic id (AUTOINCREMENT / BIGSERIAL) used by the all-runs stream. On PostgreSQL event inserts take a
-  transaction-scoped advisory lock, so ``gid`` order is commit order and a reader polling ``gid > cursor``
-  never skips a row that commits late.
-
-The store knows nothing of HTTP; ``graph.service`` drives it.
-"""
+# Two tables live in the same database as LangGraph's checkpoints:
+#
+# * ``amcs_runs``: one row per run (status, request, progress summary, lease owner for background execution);
+# * ``amcs_events``: the event log. ``id`` is a per-run monotonic sequence, assigned in the same transaction
+#   that stores the event (the run row's ``last_event_id`` is bumped under its row lock); ``gid`` is a global
+#   monotonic id (AUTOINCREMENT / BIGSERIAL) used by the all-runs stream. On PostgreSQL event inserts take a
+#   transaction-scoped advisory lock, so ``gid`` order is commit order and a reader polling ``gid > cursor``
+#   never skips a row that commits late.
+#
+# The store knows nothing of HTTP; ``graph.service`` drives it.
 
 from __future__ import annotations
 

@@ -1,18 +1,17 @@
-"""The background run manager: starts, cancels, retries, replays and resumes workflow runs.
+"""The background run manager: starts, cancels, retries, replays and resumes workflow runs."""
 
-Every run is an asyncio task in this process's event loop driving the compiled graph with `astream` on the
-async checkpointer (`durability="sync"`: each superstep's checkpoint and each finished task's writes are
-stored before the next step starts). Custom-stream events (node start/end/fail, info, token) are persisted
-through `RunStore.append_event`, which assigns the per-run event id in the same transaction, then
-subscribers are woken. The service knows nothing of HTTP.
-
-Ownership: a process owns the runs it executes through a lease (`owner`, `lease_until`) renewed by a
-janitor task. Runs left `queued`/`running` by a process that died (lease expired, or a dead pid on this
-host) are claimed by exactly one live process and resumed from their last checkpoint.
-
-Token events (phase "token") are coalesced per node into chunks of at most `token_flush_seconds` and are
-persisted like every other event, so a reconnecting client replays them too.
-"""
+# Every run is an asyncio task in this process's event loop driving the compiled graph with `astream` on the
+# async checkpointer (`durability="sync"`: each superstep's checkpoint and each finished task's writes are
+# stored before the next step starts). Custom-stream events (node start/end/fail, info, token) are persisted
+# through `RunStore.append_event`, which assigns the per-run event id in the same transaction, then
+# subscribers are woken. The service knows nothing of HTTP.
+#
+# Ownership: a process owns the runs it executes through a lease (`owner`, `lease_until`) renewed by a
+# janitor task. Runs left `queued`/`running` by a process that died (lease expired, or a dead pid on this
+# host) are claimed by exactly one live process and resumed from their last checkpoint.
+#
+# Token events (phase "token") are coalesced per node into chunks of at most `token_flush_seconds` and are
+# persisted like every other event, so a reconnecting client replays them too.
 
 from __future__ import annotations
 

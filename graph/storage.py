@@ -1,9 +1,8 @@
-"""Opens the async checkpointer and the run store ONCE per process, on SQLite or PostgreSQL.
+"""Opens the async checkpointer and the run store ONCE per process, on SQLite or PostgreSQL."""
 
-SQLite (default): LangGraph's AsyncSqliteSaver and the run/event tables share <data_dir>/amcs.sqlite (WAL).
-PostgreSQL (``database_url``): one psycopg AsyncConnectionPool backs LangGraph's AsyncPostgresSaver and the
-run/event tables, so several processes can share the load.
-"""
+# SQLite (default): LangGraph's AsyncSqliteSaver and the run/event tables share <data_dir>/amcs.sqlite (WAL).
+# PostgreSQL (``database_url``): one psycopg AsyncConnectionPool backs LangGraph's AsyncPostgresSaver and the
+# run/event tables, so several processes can share the load.
 
 from __future__ import annotations
 

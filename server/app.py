@@ -1,11 +1,10 @@
-"""The AMCS run service: FastAPI app, lifespan (checkpointer and run store opened once), serve() for the CLI.
+"""The AMCS run service: FastAPI app, lifespan (checkpointer and run store opened once), serve() for the CLI."""
 
-    amcs serve --host 127.0.0.1 --port 8000
-
-Storage is SQLite under AMCS_DATA_DIR, or PostgreSQL with AMCS_DATABASE_URL. On startup the service resumes
-runs that an earlier (killed) process left queued or running. See server/routers/* for the endpoints and
-graph/service.py for how runs execute.
-"""
+#     amcs serve --host 127.0.0.1 --port 8000
+#
+# Storage is SQLite under AMCS_DATA_DIR, or PostgreSQL with AMCS_DATABASE_URL. On startup the service resumes
+# runs that an earlier (killed) process left queued or running. See server/routers/* for the endpoints and
+# graph/service.py for how runs execute.
 
 from __future__ import annotations
 

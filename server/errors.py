@@ -1,11 +1,10 @@
-"""Error answers and guard middleware: every 4xx is JSON `{"detail": [{"field", "rule", "message"}]}`.
+"""Error answers and guard middleware: every 4xx is JSON `{"detail": [{"field", "rule", "message"}]}`."""
 
-* `BodyLimitMiddleware`: bodies over `max_body_bytes` get 413 (declared or streamed length).
-* `AuthMiddleware`: with a token configured, every HTTP and WebSocket endpoint needs `Authorization: Bearer`
-  (or `?access_token=` for browsers' EventSource/WebSocket, which cannot set headers); the static chat page
-  shell (`/`, `/static/*`) and `/healthz` stay public.
-* Exception handlers map validation, service and SDS errors to 4xx; anything else is a JSON 500 (logged).
-"""
+# * `BodyLimitMiddleware`: bodies over `max_body_bytes` get 413 (declared or streamed length).
+# * `AuthMiddleware`: with a token configured, every HTTP and WebSocket endpoint needs `Authorization: Bearer`
+#   (or `?access_token=` for browsers' EventSource/WebSocket, which cannot set headers); the static chat page
+#   shell (`/`, `/static/*`) and `/healthz` stay public.
+# * Exception handlers map validation, service and SDS errors to 4xx; anything else is a JSON 500 (logged).
 
 from __future__ import annotations
 

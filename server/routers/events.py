@@ -1,10 +1,9 @@
-"""Events: SSE per run and for all runs, and a WebSocket with an optional run filter.
+"""Events: SSE per run and for all runs, and a WebSocket with an optional run filter."""
 
-Every transport sends the same JSON (see `EventOut`). Per-run streams use the per-run event `id`; the
-all-runs streams use the global `gid`. Reconnect with `Last-Event-ID` (SSE, sent by browsers by themselves)
-or `?after=` / WebSocket `?from=`: the stream resumes right after that id, from the stored log, so nothing is
-lost or repeated, even across server restarts. Closing a stream never affects the run.
-"""
+# Every transport sends the same JSON (see `EventOut`). Per-run streams use the per-run event `id`; the
+# all-runs streams use the global `gid`. Reconnect with `Last-Event-ID` (SSE, sent by browsers by themselves)
+# or `?after=` / WebSocket `?from=`: the stream resumes right after that id, from the stored log, so nothing is
+# lost or repeated, even across server restarts. Closing a stream never affects the run.
 
 from __future__ import annotations
 
