@@ -36,6 +36,7 @@ from agent.validate import (
     line_fit,
     pair_sections,
     rhyme_pairs,
+    sung,
     syllable_tolerance,
     target_syllables,
 )
@@ -173,7 +174,15 @@ class _Fixer:
         return text
 
     def fix_artists(self) -> None:
+        title = self._replace_names(self.lyrics.title, artist_stand_in())
+        if title != self.lyrics.title:
+            self.change("lyrics", "title", "replace_living_artist", self.lyrics.title, title)
+            self.lyrics.title = title
         style = self.style
+        genre = self._replace_names(style.genre)
+        if genre != style.genre:
+            self.change("style", "genre", "replace_living_artist", style.genre, genre)
+            style.genre = genre
         style.tags_positive = self._replace_items("style", "tags_positive", style.tags_positive)
         style.tags_negative = self._replace_items("style", "tags_negative", style.tags_negative, drop=True)
         style.sub_genres = self._replace_items("style", "sub_genres", style.sub_genres)
@@ -311,7 +320,13 @@ class _Fixer:
         order = {planned.id: position for position, planned in enumerate(self.plan.sections)}
         for pair in pair_sections(self.plan, self.lyrics):
             planned = pair.planned
-            if planned is None or pair.lyric is not None or planned.max_lines == 0:
+            if planned is None or planned.max_lines == 0:
+                continue
+            if pair.lyric is not None:
+                if planned.min_lines > 0 and not any(sung(line) for line in pair.lyric.lines):
+                    before = "\n".join(pair.lyric.lines)
+                    pair.lyric.lines[:] = self._write_lines(planned, [], max(planned.target_lines, planned.min_lines))
+                    self.change("lyrics", planned.id, "rewrite_empty_section", before, "\n".join(pair.lyric.lines))
                 continue
             section = LyricSection(
                 id=planned.id,

@@ -10,13 +10,16 @@ from typing import Any
 
 from agent.models import EngineLimits, Plan, PlannedSection
 from agent.paths import taxonomy_file
+from agent.profanity import TIER_ORDER, clean_line
 from agent.rhyme_scheme import FREE, normalise_scheme
 from agent.sds import feature_flag, validate_sds
-from agent.taxonomy import Blueprint, engine_limits_table, resolve_blueprint, section_kinds
+from agent.taxonomy import Blueprint, artist_stand_in, engine_limits_table, resolve_blueprint, section_kinds
+from agent.validate import artist_mentions
 
 NODE_ORDER = ("PLAN", "STYLE", "LYRICS", "PRODUCER", "COMPOSE", "VALIDATE", "FIX", "RENDER", "REVIEW")
 NUMBERED_KINDS = frozenset({"Verse", "Section", "Rap"})
 MAX_HOOK_WORDS = 6
+SEED_RANGE = 2**64  # checkpoints store integers in 64 bits
 
 
 @cache
@@ -56,6 +59,24 @@ def hook_phrase(title: str) -> str:
     """The title as a singable hook: parenthetical asides dropped, at most a few words."""
     words = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", title).split()
     return " ".join(words[:MAX_HOOK_WORDS]) or title.strip()
+
+
+def singable_hook(sds: dict[str, Any], explicit: bool, fallback: str) -> tuple[str, str | None]:
+    """The hook from the title, without what VALIDATE forbids in a lyric (so neither LYRICS nor FIX sings it),
+    or from the first theme (else `fallback`) when the title is blank; with a warning when it is not the title's."""
+    title = sds["title"]
+    hook = hook_phrase(title)
+    if not title.strip():
+        themes = [str(t).strip() for t in sds["lyrics"].get("themes") or [] if str(t).strip()]
+        hook = themes[0][:1].upper() + themes[0][1:] if themes else fallback
+    sung = clean_line(hook, ("slur",) if explicit else TIER_ORDER)
+    for written, _ in artist_mentions(sung, in_lyrics=True):
+        sung = sung.replace(written, artist_stand_in())
+    if not title.strip():
+        return sung, f"title is blank; the hook sung is {sung!r}"
+    if sung != hook:
+        return sung, f"the hook sung is {sung!r}: the title names a living artist or profanity the song may not use"
+    return sung, None
 
 
 def engine_limits(sds: dict[str, Any]) -> tuple[EngineLimits, list[str]]:
@@ -182,9 +203,11 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
             warnings.append(f"lyrics.constraints.max_lines {max_lines} is below the sections' minimum line counts")
 
     seed = int(sds["seed"])
+    explicit = bool(constraints.get("explicit", False))
+    hook, hook_warning = singable_hook(sds, explicit, blueprint.display_name)
+    warnings += [hook_warning] if hook_warning else []
     flag = feature_flag(sds, "render.enabled")
     render_enabled = flag_enabled(flag) if flag is not None else sds["render"]["engine"] != "none"
-    hook = hook_phrase(sds["title"])
     section_names = ", ".join(s.label for s in sections)
     plan = Plan(
         title=sds["title"],
@@ -195,7 +218,7 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
         required_kinds=sorted(required),
         rhyme_scheme=scheme,
         hook_line=hook,
-        node_seeds={node: seed + index for index, node in enumerate(NODE_ORDER)},
+        node_seeds={node: (seed + index) % SEED_RANGE for index, node in enumerate(NODE_ORDER)},
         objectives={
             "STYLE": f"{blueprint.display_name} style inside {blueprint.tempo_bounds[0]}-"
             f"{blueprint.tempo_bounds[1]} BPM, at most 8 positive and 5 negative tags, no conflicting pair",
@@ -208,7 +231,7 @@ def plan_song(sds: dict[str, Any]) -> tuple[Plan, Blueprint, list[str]]:
         },
         limits=limits,
         render_enabled=render_enabled,
-        explicit=bool(constraints.get("explicit", False)),
+        explicit=explicit,
         max_lines=max_lines,
         target_reading_grade=grade,
     )

@@ -1,8 +1,9 @@
-"""Tiered profanity detection (word boundaries, leetspeak, masks, allowlist) and clean replacements."""
+"""Tiered profanity detection (leetspeak, masks, spelled-out words, Unicode folding, allowlist) and clean words."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -12,6 +13,8 @@ TIER_ORDER = ("slur", "strong", "moderate", "mild")
 _SUFFIXES = ("in'", "ing", "in", "ers", "er", "es", "ed", "s")
 _EDGE_PUNCTUATION = "!|(<+'-"
 _RUN_OF_THREE = re.compile(r"(.)\1{2,}")
+# Single characters joined by one repeated separator: "s.h.i.t", "f-u-c-k", "f u c k".
+_SPELLED = re.compile(r"(?<![\w@$!])[\w@$!](?P<sep>[.\-_ ])[\w@$!](?:(?P=sep)[\w@$!])+(?![\w@$!])")
 
 
 @dataclass(frozen=True)
@@ -147,27 +150,57 @@ def _analyse(token: str, lexicon: _Lexicon) -> _Analysis | None:
     return None
 
 
+def _is_invisible(char: str) -> bool:
+    return unicodedata.category(char) == "Cf" or unicodedata.combining(char) > 0
+
+
+def _fold(line: str) -> tuple[str, list[int]]:
+    """`line` with compatibility forms and accented letters folded to ASCII (long s to "s", u-umlaut to "u") and
+    invisible characters (zero-width joiners, soft hyphens, combining marks) dropped, with the index in `line`
+    of each folded character."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(line):
+        if char.isascii():
+            parts = char
+        elif _is_invisible(char):
+            continue
+        else:
+            parts = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+            parts = parts if parts.isascii() else char
+        folded.append(parts)
+        origin += [index] * len(parts)
+    return "".join(folded), origin
+
+
+def _spans(folded: str, lexicon: _Lexicon) -> list[tuple[int, int, str]]:
+    """(start, end, listed word) in `folded` for every profane token and spelled-out word."""
+    spans = []
+    for match in lexicon.pattern.finditer(folded):
+        token = match.group("token")
+        analysed = _analyse(token, lexicon) if token is not None else None
+        if analysed is not None:
+            start = match.start("token") + analysed.offset
+            spans.append((start, start + len(analysed.written), analysed.word))
+    for match in _SPELLED.finditer(folded):
+        analysed = _analyse(match.group(0).replace(match.group("sep"), ""), lexicon)
+        if analysed is not None:
+            spans.append((match.start(), match.end(), analysed.word))
+    return sorted(spans)
+
+
 def find_profanity(text: str) -> list[ProfanityHit]:
     """Every listed profane word in `text`, by line (0-based) and character offset within the line."""
     lexicon = _lexicon()
     hits: list[ProfanityHit] = []
     for line_index, line in enumerate(text.split("\n")):
-        for match in lexicon.pattern.finditer(line):
-            token = match.group("token")
-            if token is None:
-                continue
-            analysed = _analyse(token, lexicon)
-            if analysed is None:
-                continue
-            hits.append(
-                ProfanityHit(
-                    analysed.written,
-                    analysed.word,
-                    lexicon.tiers[analysed.word],
-                    line_index,
-                    match.start("token") + analysed.offset,
-                )
-            )
+        folded, origin = (line, []) if line.isascii() else _fold(line)
+        for start, end, word in _spans(folded, lexicon):
+            if origin:
+                start, end = origin[start], origin[end - 1] + 1
+                while end < len(line) and _is_invisible(line[end]):
+                    end += 1
+            hits.append(ProfanityHit(line[start:end], word, lexicon.tiers[word], line_index, start))
     return hits
 
 
@@ -190,7 +223,9 @@ def _inflect(word: str, suffix: str) -> str:
 
 def clean_word(word: str) -> str:
     """The clean replacement for a profane word, in the same capitalisation; '' when the list has none."""
-    analysed = _analyse(word, _lexicon())
+    folded = word if word.isascii() else _fold(word)[0]
+    match = _SPELLED.fullmatch(folded)
+    analysed = _analyse(folded.replace(match.group("sep"), "") if match else folded, _lexicon())
     if analysed is None:
         return word
     replacement = _lexicon().replacements.get(analysed.word)

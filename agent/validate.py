@@ -36,6 +36,8 @@ BROKEN_RHYMES = frozenset({"assonance", "none", "identical"})
 REPETITIVE_RATIO, UNREPETITIVE_RATIO = 0.40, 0.62
 FREE_VERSE_BASE, FREE_VERSE_BONUS_PER_DENSITY, FREE_VERSE_MAX_BONUS = 85.0, 50.0, 15.0
 MAX_SANE_SYLLABLES = 40
+_WORD = re.compile(r"[^\W_]+")
+_NAME_GAP = r"[\W_]+"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ def pair_sections(plan: Plan, lyrics: LyricsArtifact) -> list[SectionPair]:
     used = {id(p.lyric) for p in pairs if p.lyric is not None}
     pairs += [SectionPair(None, s) for s in lyrics.sections if id(s) not in used]
     return pairs
+
+
+def sung(line: str) -> bool:
+    """True for a line with at least one word to sing (not blank, not punctuation only)."""
+    return bool(phonetics.tokenize(line))
 
 
 def is_instrumental(planned: PlannedSection) -> bool:
@@ -159,12 +166,13 @@ def _artist_matcher() -> tuple[re.Pattern[str], dict[str, dict[str, Any]]]:
             if name.strip():
                 by_name.setdefault(_name_key(name), artist)
     names = sorted(by_name, key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(map(re.escape, n.split())) for n in names)
+    # Any run of spaces or punctuation may separate a name's words: "Taylor-Swift", "H E R", "K.Dot".
+    alternatives = "|".join(_NAME_GAP.join(map(re.escape, n.split())) for n in names)
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), by_name
 
 
 def _name_key(name: str) -> str:
-    return " ".join(name.lower().split())
+    return " ".join(_WORD.findall(name.lower()))
 
 
 @cache
@@ -174,7 +182,7 @@ def _everyday_words() -> frozenset[str]:
 
 def _reads_as_everyday_words(written: str) -> bool:
     """True for a lower-case match made of dictionary words, e.g. 'green day' in a lyric line."""
-    return written == written.lower() and all(w in _everyday_words() for w in written.split())
+    return written == written.lower() and all(w in _everyday_words() for w in _WORD.findall(written))
 
 
 def artist_mentions(text: str, *, in_lyrics: bool = False) -> list[tuple[str, dict[str, Any]]]:
@@ -340,10 +348,14 @@ class _Validator:
             self.fail("missing_section", "lyrics.sections", f"planned section {planned.id!r} is missing")
             self.note("error", component, "missing_section", f"{planned.id} is missing", planned.id)
             return 0.0
-        count = sum(1 for line in pair.lines if line.strip())
+        count = sum(1 for line in pair.lines if sung(line))
         if is_instrumental(planned) or (count == 0 and planned.min_lines == 0):
             return 1.0
         if count == 0:
+            # A section tag with nothing to sing under it is as missing to the engine as no section at all.
+            self.fail(
+                "missing_section", f"lyrics.sections.{planned.id}.lines", f"planned section {planned.id!r} has no words"
+            )
             self.note("error", component, "empty_section", f"{planned.id} has no lines", planned.id)
             return 0.0
         if count < planned.min_lines:
@@ -442,6 +454,7 @@ class _Validator:
 
     def check_artists(self) -> None:
         fields = {
+            "composed_prompt.title": self.prompt.title,
             "composed_prompt.style_text": self.prompt.style_text,
             "composed_prompt.lyrics_text": self.prompt.lyrics_text,
             "composed_prompt.exclude_text": self.prompt.exclude_text,
@@ -449,7 +462,8 @@ class _Validator:
             "style.tags_negative": "\n".join(self.style.tags_negative),
         }
         for field, text in fields.items():
-            for written, artist in artist_mentions(text, in_lyrics=field.endswith("lyrics_text")):
+            sung = field.endswith(("lyrics_text", ".title"))
+            for written, artist in artist_mentions(text, in_lyrics=sung):
                 self.fail("living_artist", field, f"{written!r} names the living artist {artist['name']}")
 
     def readability(self) -> None:

@@ -67,11 +67,20 @@ def emit(event: dict[str, Any]) -> None:
 
 def traced(func: F) -> F:
     """Emit node start/end/fail events around a node, with duration, metrics and validation issues."""
+    return _traced(func, 0)
+
+
+def traced_fix(func: F) -> F:
+    """`traced` for FIX: its start and fail events carry the cycle it performs, one past the state's count."""
+    return _traced(func, 1)
+
+
+def _traced(func: F, cycle_offset: int) -> F:
     node = func.__name__
 
     @functools.wraps(func)
     def wrapper(state: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        iteration = int(state.get("fix_iterations", 0) or 0)
+        iteration = int(state.get("fix_iterations", 0) or 0) + cycle_offset
         emit({"event": "node.start", "node": node, "phase": "start", "iteration": iteration})
         started = time.perf_counter()
         try:

@@ -25,7 +25,7 @@ from agent.taxonomy import Blueprint, load_blueprint_by_slug
 from agent.validate import validate_song as score_song
 from graph.context import Context
 from graph.engines import engine_for
-from graph.events import emit, traced
+from graph.events import emit, traced, traced_fix
 from graph.state import SDS_KEYS, SongState
 
 
@@ -149,7 +149,7 @@ def validate_song(state: SongState) -> dict[str, Any]:
     }
 
 
-@traced
+@traced_fix
 def apply_fixes(state: SongState, runtime: Runtime[Context]) -> dict[str, Any]:
     iteration = int(state.get("fix_iterations", 0)) + 1
     style, lyrics, producer = _artifacts(state)

@@ -33,16 +33,16 @@ def run_song(
     app = build_graph().compile(checkpointer=checkpointer)
     config: RunnableConfig = {"configurable": {"thread_id": run_id}, "recursion_limit": 100}
     on_event({"event": "run.start", "node": None, "phase": "start", "run_id": run_id})
-    for _, event in app.stream(sds, config, context=context, stream_mode=["custom"]):  # type: ignore[call-overload]
-        on_event({**event, "run_id": run_id})
+    try:
+        for _, event in app.stream(sds, config, context=context, stream_mode=["custom"]):  # type: ignore[call-overload]
+            on_event({**event, "run_id": run_id})
+    except Exception:
+        _end(on_event, run_id, "error")
+        raise
     values: dict[str, Any] = dict(app.get_state(config).values)
-    on_event(
-        {
-            "event": "run.end",
-            "node": None,
-            "phase": "end",
-            "run_id": run_id,
-            "metrics": {"status": values.get("status")},
-        }
-    )
+    _end(on_event, run_id, values.get("status"))
     return values
+
+
+def _end(on_event: EventHandler, run_id: str, status: str | None) -> None:
+    on_event({"event": "run.end", "node": None, "phase": "end", "run_id": run_id, "metrics": {"status": status}})

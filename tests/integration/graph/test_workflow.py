@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from agent.engine import Drafted, NodeJob
+from agent.models import StyleArtifact
+from agent.offline import OfflineEngine
 from graph.checkpoint import sqlite_checkpointer
 from graph.context import Context
 from graph.engines import register_engine
@@ -159,3 +162,77 @@ def test_every_node_reports_start_and_end_events(tmp_path: Path) -> None:
     for event in events:
         if event["event"] == "node.end":
             assert event["duration_ms"] >= 0
+
+
+def test_fix_events_carry_the_cycle_they_perform(tmp_path: Path) -> None:
+    register_engine("stubborn-test", lambda _: StubbornEngine())
+    _, events = _run(load_fixture("country_song_001"), tmp_path, engine="stubborn-test")
+    for phase in ("start", "end"):
+        fixes = [e["iteration"] for e in events if e.get("node") == "apply_fixes" and e["phase"] == phase]
+        assert fixes == list(range(1, MAX_FIX_ITERATIONS + 1)), phase
+    validations = [e["iteration"] for e in events if e.get("node") == "validate_song" and e["phase"] == "start"]
+    assert validations == list(range(MAX_FIX_ITERATIONS + 1))
+
+
+def _odd(change: Any) -> dict[str, Any]:
+    sds = json.loads(json.dumps(load_fixture("pop_complexity_1")))
+    change(sds)
+    return sds
+
+
+ODD_SDS = {
+    "empty themes": lambda d: d["lyrics"].update(themes=[]),
+    "one section": lambda d: d["lyrics"].update(section_order=["chorus"]),
+    "thirty sections": lambda d: d["lyrics"].update(section_order=[f"verse{i}" for i in range(1, 31)]),
+    "max_lines 1": lambda d: d["lyrics"]["constraints"].update(max_lines=1),
+    "reversed tempo": lambda d: d["style"].update(tempo_bpm=[220, 40]),
+    "flat minor key": lambda d: d["style"]["key"].update(primary="Bb minor"),
+    "ten moods": lambda d: d["style"].update(mood=[f"mood {i}" for i in range(10)]),
+    "blank tags": lambda d: d["style"].update(tags=[" ", "\t"], negative_tags=["  "]),
+    "duplicate ids": lambda d: d["lyrics"].update(section_order=["verse", "chorus", "verse", "chorus"]),
+    "udio": lambda d: d.update(render={"engine": "udio", "model": "udio-130"}),
+    "external": lambda d: d.update(render={"engine": "external", "model": "anything"}),
+    "seed 2**63": lambda d: d.update(seed=2**63),
+    "largest seed": lambda d: d.update(seed=2**64 - 1),
+    "blank title": lambda d: d.update(title="  "),
+    "profane title": lambda d: d.update(title="Sh1t Happens"),
+    "slur title, explicit": lambda d: (d.update(title="Retard Love"), d["lyrics"]["constraints"].update(explicit=True)),
+    "artist title": lambda d: d.update(title="Taylor-Swift Dreams"),
+    "artist genre": lambda d: d["style"]["genre_detail"].update(primary="Taylor Swift pop"),
+}
+
+
+@pytest.mark.parametrize("name", ODD_SDS)
+def test_odd_but_valid_sds_runs_to_a_report(name: str, tmp_path: Path) -> None:
+    values, events = _run(_odd(ODD_SDS[name]), tmp_path)
+    assert events[-1]["event"] == "run.end"
+    assert values["review"]["status"] in ("pass", "failed")
+    assert not any(e["event"] == "node.fail" for e in events)
+
+
+@pytest.mark.parametrize(
+    "name", ["largest seed", "blank title", "profane title", "slur title, explicit", "artist title"]
+)
+def test_titles_and_seeds_that_used_to_break_the_song_now_pass(name: str, tmp_path: Path) -> None:
+    values, _ = _run(_odd(ODD_SDS[name]), tmp_path)
+    assert values["review"]["status"] == "pass", values["review"]["issues"]
+    assert values["fix_iterations"] <= 1
+
+
+class _BrokenStyleEngine(OfflineEngine):
+    def write_style(self, job: NodeJob) -> Drafted[StyleArtifact]:
+        raise RuntimeError("style engine down")
+
+
+def test_a_failing_node_still_ends_the_run_in_events(tmp_path: Path) -> None:
+    register_engine("broken-style-test", lambda _: _BrokenStyleEngine())
+    events: list[dict[str, Any]] = []
+    with sqlite_checkpointer(tmp_path) as saver, pytest.raises(RuntimeError, match="style engine down"):
+        run_song(
+            load_fixture("pop_complexity_1"),
+            checkpointer=saver,
+            context=Context(engine="broken-style-test", data_dir=str(tmp_path)),
+            on_event=events.append,
+        )
+    assert [e["node"] for e in events if e["event"] == "node.fail"] == ["generate_style"]
+    assert events[-1]["event"] == "run.end" and events[-1]["metrics"] == {"status": "error"}

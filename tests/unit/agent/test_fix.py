@@ -219,3 +219,47 @@ def test_profane_title_is_cleaned_when_explicit_is_false() -> None:
     assert "damn" not in outcome.lyrics.title.lower()
     assert outcome.lyrics.title.endswith("Summer Nights")
     assert "profanity" not in codes(fixed(song, outcome).validate())
+
+
+def test_a_section_without_words_is_rewritten_and_nothing_else_changes() -> None:
+    sections = good_sections()
+    sections["verse2"] = ["", "  ", "...", ""]
+    song = make_song(sections)
+    report = song.validate()
+    assert codes(report) == ["missing_section"]
+    outcome = fix(song, report)
+    assert changed_positions(song.lyrics, outcome.lyrics) == {("verse2", i) for i in range(4)}
+    verse2 = outcome.lyrics.sections[2]
+    assert all(phonetics.tokenize(line) for line in verse2.lines)
+    assert [(c.target, c.action, c.before) for c in outcome.record.changes] == [
+        ("verse2", "rewrite_empty_section", "\n".join(sections["verse2"]))
+    ]
+    assert outcome.record.changes[0].after == "\n".join(verse2.lines)
+    assert fixed(song, outcome).validate().hard_fails == []
+
+
+def test_a_living_artist_in_the_title_or_genre_is_replaced() -> None:
+    song = make_song()
+    song.lyrics.title = "Taylor-Swift Nights"
+    song.style.genre = "Taylor Swift pop"
+    assert {f.field for f in song.validate().hard_fails} == {"composed_prompt.title", "composed_prompt.style_text"}
+    outcome = fix(song)
+    assert "Taylor" not in outcome.lyrics.title and outcome.lyrics.title.endswith(" Nights")
+    assert "Taylor" not in outcome.style.genre
+    assert {(c.target, c.before) for c in outcome.record.changes} == {
+        ("title", "Taylor-Swift Nights"),
+        ("genre", "Taylor Swift pop"),
+    }
+    assert changed_positions(song.lyrics, outcome.lyrics) == set()
+    assert fixed(song, outcome).validate().hard_fails == []
+
+
+def test_a_disguised_profane_word_is_cleaned() -> None:
+    sections = good_sections()
+    sections["verse1"] = ["The city hums a \u017fhitty tune", *VERSE1[1:]]
+    song = make_song(sections)
+    assert codes(song.validate()) == ["profanity"]
+    outcome = fix(song)
+    assert changed_positions(song.lyrics, outcome.lyrics) == {("verse1", 0)}
+    assert outcome.lyrics.sections[0].lines[0].endswith(" tune")
+    assert fixed(song, outcome).validate().hard_fails == []

@@ -429,3 +429,43 @@ def test_plan_to_state_carries_hash() -> None:
     state = plan.to_state()
     assert state["artifact_type"] == "plan"
     assert state["artifact_hash"].startswith("sha256:")
+
+
+# --- odd but schema-valid input ---
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64 - 1])
+def test_node_seeds_of_a_huge_seed_stay_within_64_bits(seed: int) -> None:
+    data = _sds()
+    data["seed"] = seed
+    plan, _ = _plan(data)
+    assert plan.node_seeds["PLAN"] == seed
+    assert all(0 <= value < 2**64 for value in plan.node_seeds.values())
+    assert len(set(plan.node_seeds.values())) == len(NODE_ORDER)
+
+
+@pytest.mark.parametrize(
+    ("title", "explicit", "sung"),
+    [
+        ("Sh1t Happens", False, "Shoot Happens"),
+        ("Sh1t Happens", True, "Sh1t Happens"),
+        ("Retard Love", True, "Goofball Love"),
+        ("Taylor-Swift Dreams", False, "a legend Dreams"),
+    ],
+)
+def test_the_hook_never_sings_what_validation_forbids(title: str, explicit: bool, sung: str) -> None:
+    data = _sds()
+    data["title"] = title
+    data["lyrics"]["constraints"]["explicit"] = explicit
+    plan, warnings = _plan(data)
+    assert plan.title == title
+    assert plan.hook_line == sung
+    assert (sung != title) == any("hook" in w and repr(sung) in w for w in warnings)
+
+
+def test_a_blank_title_still_gets_a_hook_and_a_warning() -> None:
+    data = _sds()
+    data["title"] = "   "
+    plan, warnings = _plan(data)
+    assert plan.hook_line == "Summer"
+    assert any(w.startswith("title is blank") for w in warnings)

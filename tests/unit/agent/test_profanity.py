@@ -75,3 +75,33 @@ def test_ten_thousand_lines_a_second() -> None:
     elapsed = time.perf_counter() - started
     assert len(hits) == 40_000
     assert 20_000 / elapsed >= 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("\u017fhit happens", "shit"),  # long s
+        ("sh\u200dit happens", "shit"),  # zero-width joiner
+        ("sh\u00adit happens", "shit"),  # soft hyphen
+        ("\uff33\uff28\uff29\uff34 happens", "shit"),  # fullwidth
+        ("f\u00fcck it all", "fuck"),
+        ("fuck\u0301 it all", "fuck"),  # combining accent
+        ("s.h.i.t happens", "shit"),
+        ("f-u-c-k it all", "fuck"),
+        ("f u c k it all", "fuck"),
+    ],
+)
+def test_unicode_and_spelled_out_evasions_are_found_and_cleaned(text: str, word: str) -> None:
+    hits = find_profanity(text)
+    assert [h.normalised for h in hits] == [word]
+    assert text[hits[0].offset : hits[0].end] == hits[0].word
+    cleaned = clean_line(text)
+    assert find_profanity(cleaned) == []
+    assert cleaned.endswith(text[hits[0].end :])
+
+
+@pytest.mark.parametrize(
+    "text", ["caf\u00e9 r\u00e9sum\u00e9 na\u00efve", "the U.S.A. and the A-Team", "S.O.S. in D-I-V-O-R-C-E"]
+)
+def test_accented_and_spelled_clean_words_have_no_hits(text: str) -> None:
+    assert find_profanity(text) == []

@@ -335,3 +335,27 @@ def test_validation_is_deterministic() -> None:
     song = make_song(unrhymed_sections())
     assert song.validate().model_dump() == song.validate().model_dump()
     assert replace(song).validate().to_state() == song.validate().to_state()
+
+
+def test_artist_names_split_by_punctuation_are_found() -> None:
+    assert [a["name"] for _, a in artist_mentions("like Taylor-Swift tonight")] == ["Taylor Swift"]
+    assert [a["name"] for _, a in artist_mentions("Taylor.Swift energy", in_lyrics=True)] == ["Taylor Swift"]
+    assert [a["name"] for _, a in artist_mentions("K Dot flow")] == [a["name"] for _, a in artist_mentions("K-Dot")]
+    assert [a["name"] for _, a in artist_mentions("H.E.R. and H-E-R")] == ["H.E.R."] * 2
+    assert artist_mentions("a swift-tailor") == []
+
+
+def test_a_living_artist_in_the_title_hard_fails() -> None:
+    song = make_song()
+    song.lyrics.title = "Taylor-Swift Dreams"
+    assert [(f.code, f.field) for f in song.validate().hard_fails] == [("living_artist", "composed_prompt.title")]
+
+
+@pytest.mark.parametrize("blank", [["", "", "", ""], ["   ", "\t", " ", ""], ["...", "!!!", "?", "--"]])
+def test_a_planned_section_without_words_hard_fails_like_a_missing_one(blank: list[str]) -> None:
+    sections = good_sections()
+    sections["verse2"] = blank
+    report = make_song(sections).validate()
+    assert report.validation_result == "fail"
+    assert [(f.code, f.field) for f in report.hard_fails] == [("missing_section", "lyrics.sections.verse2.lines")]
+    assert "empty_section" in {i.code for i in report.issues}
