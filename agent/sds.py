@@ -99,13 +99,25 @@ def schema_errors(data: Any) -> list[FieldError]:
     return sorted(found, key=lambda e: (e.field, e.rule, e.message))
 
 
-def _non_finite(data: Any, path: tuple[Any, ...] = ()) -> list[FieldError]:
+INT64_RANGE = (-(2**63), 2**64 - 1)  # what checkpoint serialisation (msgpack) can store
+
+
+def storage_errors(data: Any, root: str = "$") -> list[FieldError]:
+    """Values no checkpoint or artifact hash can hold: non-finite numbers, integers beyond 64 bits, NULs."""
     if isinstance(data, float) and not math.isfinite(data):
-        return [FieldError(_dotted(path), "finite", f"is {data}; numbers must be finite")]
+        return [FieldError(root, "finite", f"is {data}; numbers must be finite")]
+    if isinstance(data, int) and not isinstance(data, bool):
+        low, high = INT64_RANGE
+        if low <= data <= high:
+            return []
+        return [FieldError(root, "range", f"is {_clip(data)}; must be an integer from {low} to {high}")]
+    if isinstance(data, str):
+        return [FieldError(root, "characters", "contains a NUL character")] if "\x00" in data else []
     if isinstance(data, dict):
-        return [e for key, value in data.items() for e in _non_finite(value, (*path, key))]
+        errors = [FieldError(root, "characters", "a key contains a NUL character") for k in data if "\x00" in str(k)]
+        return errors + [e for key, value in data.items() for e in storage_errors(value, f"{root}.{key}")]
     if isinstance(data, list):
-        return [e for index, value in enumerate(data) for e in _non_finite(value, (*path, index))]
+        return [e for index, value in enumerate(data) for e in storage_errors(value, f"{root}[{index}]")]
     return []
 
 
@@ -114,7 +126,7 @@ def validate_sds(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else type(data).__name__
         raise SDSError([FieldError("$", "type", f"the SDS must be a JSON object, not {kind}")])
-    errors = sorted(schema_errors(data) + _non_finite(data), key=lambda e: (e.field, e.rule, e.message))
+    errors = sorted(schema_errors(data) + storage_errors(data), key=lambda e: (e.field, e.rule, e.message))
     if errors:
         raise SDSError(errors)
     return data

@@ -31,6 +31,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import InvalidUpdateError
 
+from agent.sds import storage_errors
 from graph.context import Context
 from graph.runstore import ACTIVE_STATUSES, TERMINAL_STATUSES, RunStore, lease_clock, now_iso
 from graph.storage import settle_checkpointer
@@ -41,7 +42,6 @@ FINAL_STATUS = {"pass": "passed", "passed": "passed", "failed": "failed", "fail"
 RETRYABLE = ("failed", "cancelled", "error")
 LLM_FAILURE_POLICIES = ("fail", "fallback")
 MAX_ID = 2**63 - 1  # event ids and cursors are 64-bit integers in every database
-INT_RANGE = (-(2**63), 2**64 - 1)  # what the checkpoint serializer (msgpack) stores
 
 
 def _default_check_sds(sds: dict[str, Any]) -> str | None:
@@ -166,26 +166,9 @@ class Notifier:
 
 
 def find_unstorable(value: Any, path: str = "sds") -> tuple[str, str, str] | None:
-    """(path, rule, message) of the first value no checkpoint can store: a string (or key) holding a NUL
-    character, or an integer outside 64 bits."""
-    if isinstance(value, str):
-        return (path, "characters", "contains a NUL character") if "\x00" in value else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        low, high = INT_RANGE
-        return None if low <= value <= high else (path, "range", f"must be an integer from {low} to {high}")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in str(key):
-                return (path, "characters", "contains a NUL character")
-            found = find_unstorable(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_unstorable(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
+    """(path, rule, message) of the first value no checkpoint can store (see agent.sds.storage_errors)."""
+    errors = storage_errors(value, path)
+    return (errors[0].field, errors[0].rule, errors[0].message) if errors else None
 
 
 def _owner_id() -> str:

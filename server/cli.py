@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from agent.compose import lyrics_text
 from agent.models import LyricsArtifact
-from agent.sds import FieldError, SDSError, parse_sds
+from agent.sds import FieldError, SDSError, parse_sds, validate_sds
 from agent.settings import get_settings
 from agent.taxonomy import blueprint_slugs, load_blueprint_by_slug
 from graph.context import Context
@@ -25,11 +25,12 @@ def _read_sds(path: str, seed: int | None = None) -> dict[str, Any]:
     except OSError as exc:
         raise SDSError([FieldError("$", "file", f"cannot read {path}: {exc.strerror or exc}")]) from None
     data = parse_sds(raw)
-    if seed is not None:
-        if seed < 0:
-            raise SDSError([FieldError("--seed", "minimum", f"is {seed}; must be at least 0")])
-        data = {**data, "seed": seed}
-    return data
+    if seed is None:
+        return data
+    try:
+        return validate_sds({**data, "seed": seed})
+    except SDSError as error:
+        raise SDSError([FieldError("--seed", e.rule, e.message) for e in error.errors]) from None
 
 
 def _report_invalid(path: str, error: SDSError, stream: TextIO) -> None:

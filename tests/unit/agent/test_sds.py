@@ -174,6 +174,15 @@ def test_non_finite_numbers_are_rejected() -> None:
         parse_sds(text)
 
 
+def test_values_no_checkpoint_can_store_are_rejected_naming_the_field() -> None:
+    data = _base()
+    data["seed"] = 2**64
+    data["lyrics"]["themes"] = ["night\x00drive"]
+    data["producer_notes"]["hooks"] = 2**63 - 1
+    found = {(e.field, e.rule) for e in _errors(data)}
+    assert found == {("$.seed", "range"), ("$.lyrics.themes[0]", "characters")}
+
+
 def test_feature_flags_are_accepted_and_readable() -> None:
     data = _base()
     data["feature_flags"] = {"render.enabled": True, "fix.max_iterations": 2, "lyrics.mode": "strict"}
