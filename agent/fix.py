@@ -120,6 +120,30 @@ class _Fixer:
         for section in self.lyrics.sections:
             for index, line in enumerate(section.lines):
                 self.set_line(section, index, clean_line(line, tiers), "replace_profanity")
+        self._clean_style(tiers)
+
+    def _clean_style(self, tiers: tuple[str, ...]) -> None:
+        """Clean every style phrase the style and exclude fields are built from; a tag left empty is dropped."""
+        style = self.style
+        for field in ("genre", "key", "energy"):
+            before = getattr(style, field)
+            after = clean_line(before, tiers)
+            if after != before:
+                self.change("style", field, "replace_profanity", before, after)
+                setattr(style, field, after)
+        delivery = clean_line(style.vocal_profile.delivery, tiers)
+        if delivery != style.vocal_profile.delivery:
+            self.change("style", "vocal_profile.delivery", "replace_profanity", style.vocal_profile.delivery, delivery)
+            style.vocal_profile.delivery = delivery
+        for field in ("sub_genres", "mood", "instrumentation", "tags_positive", "tags_negative"):
+            kept: list[str] = []
+            for item in getattr(style, field):
+                cleaned = clean_line(item, tiers).strip()
+                if cleaned != item:
+                    self.change("style", field, "replace_profanity" if cleaned else "drop_profane_tag", item, cleaned)
+                if cleaned and cleaned.lower() not in {k.lower() for k in kept}:
+                    kept.append(cleaned)
+            setattr(style, field, kept)
 
     def fix_tag_conflicts(self) -> None:
         style_sds = self.sds.get("style") or {}

@@ -38,6 +38,7 @@ class _Lexicon:
     leet: dict[int, str]
     masked_by_length: dict[int, tuple[str, ...]]
     replacements: dict[str, str]
+    homoglyphs: dict[str, str]
 
 
 def _tier_rank(tier: str) -> int:
@@ -70,6 +71,7 @@ def _lexicon() -> _Lexicon:
         leet=leet,
         masked_by_length={k: tuple(v) for k, v in masked.items()},
         replacements={k.lower(): v for k, v in data.get("replacements", {}).items()},
+        homoglyphs=dict(data.get("homoglyphs", {})),
     )
 
 
@@ -154,8 +156,9 @@ def _is_invisible(char: str) -> bool:
     return unicodedata.category(char) == "Cf" or unicodedata.combining(char) > 0
 
 
-def _fold(line: str) -> tuple[str, list[int]]:
-    """`line` with compatibility forms and accented letters folded to ASCII (long s to "s", u-umlaut to "u") and
+def _fold(line: str, homoglyphs: dict[str, str]) -> tuple[str, list[int]]:
+    """`line` with look-alike letters of other scripts (taxonomies/profanity.json `homoglyphs`), compatibility forms
+    and accented letters folded to ASCII (Cyrillic i to "i", long s to "s", u-umlaut to "u") and
     invisible characters (zero-width joiners, soft hyphens, combining marks) dropped, with the index in `line`
     of each folded character."""
     folded: list[str] = []
@@ -163,6 +166,8 @@ def _fold(line: str) -> tuple[str, list[int]]:
     for index, char in enumerate(line):
         if char.isascii():
             parts = char
+        elif char in homoglyphs:
+            parts = homoglyphs[char]
         elif _is_invisible(char):
             continue
         else:
@@ -194,7 +199,7 @@ def find_profanity(text: str) -> list[ProfanityHit]:
     lexicon = _lexicon()
     hits: list[ProfanityHit] = []
     for line_index, line in enumerate(text.split("\n")):
-        folded, origin = (line, []) if line.isascii() else _fold(line)
+        folded, origin = (line, []) if line.isascii() else _fold(line, lexicon.homoglyphs)
         for start, end, word in _spans(folded, lexicon):
             if origin:
                 start, end = origin[start], origin[end - 1] + 1
@@ -223,7 +228,7 @@ def _inflect(word: str, suffix: str) -> str:
 
 def clean_word(word: str) -> str:
     """The clean replacement for a profane word, in the same capitalisation; '' when the list has none."""
-    folded = word if word.isascii() else _fold(word)[0]
+    folded = word if word.isascii() else _fold(word, _lexicon().homoglyphs)[0]
     match = _SPELLED.fullmatch(folded)
     analysed = _analyse(folded.replace(match.group("sep"), "") if match else folded, _lexicon())
     if analysed is None:

@@ -395,6 +395,9 @@ class _Validator:
             for index, line in enumerate(pair.lines):
                 hits += [(f"lyrics.sections.{pair.id}.lines[{index}]", pair.id, index, h) for h in find_profanity(line)]
         hits += [("composed_prompt.title", None, None, h) for h in find_profanity(self.prompt.title)]
+        for field in ("style_text", "exclude_text"):
+            text = getattr(self.prompt, field)
+            hits += [(f"composed_prompt.{field}", None, None, h) for h in find_profanity(text)]
         slurs = [h for h in hits if h[3].tier == "slur"]
         for field, section, line_index, hit in hits:
             if explicit and hit.tier != "slur":

@@ -263,3 +263,19 @@ def test_a_disguised_profane_word_is_cleaned() -> None:
     assert changed_positions(song.lyrics, outcome.lyrics) == {("verse1", 0)}
     assert outcome.lyrics.sections[0].lines[0].endswith(" tune")
     assert fixed(song, outcome).validate().hard_fails == []
+
+
+def test_profane_style_tags_fail_validation_and_are_cleaned_without_touching_lyrics() -> None:
+    song = make_song(tags=["anthemic", "shitty lo-fi", "radio-friendly"], negative_tags=["fucking autotune"])
+    report = song.validate()
+    assert {(f.code, f.field) for f in report.hard_fails} >= {
+        ("profanity", "composed_prompt.style_text"),
+        ("profanity", "composed_prompt.exclude_text"),
+    }
+    outcome = fix(song)
+    assert outcome.style.tags_positive[0] == "anthemic" and outcome.style.tags_positive[2] == "radio-friendly"
+    assert "shit" not in " ".join(outcome.style.tags_positive).lower()
+    assert "fuck" not in " ".join(outcome.style.tags_negative).lower()
+    assert changed_positions(song.lyrics, outcome.lyrics) == set()
+    assert {c.artifact for c in outcome.record.changes} == {"style"}
+    assert "profanity" not in codes(fixed(song, outcome).validate())

@@ -105,3 +105,15 @@ def test_unicode_and_spelled_out_evasions_are_found_and_cleaned(text: str, word:
 )
 def test_accented_and_spelled_clean_words_have_no_hits(text: str) -> None:
     assert find_profanity(text) == []
+
+
+@pytest.mark.parametrize("written", ["shіt", "ѕhit", "fυck", "Ѕhіt"])
+def test_look_alike_letters_from_other_scripts_are_read_as_latin(written: str) -> None:
+    hits = find_profanity(f"oh {written} again")
+    assert [(h.word, h.normalised) for h in hits] == [(written, "shit" if "h" in written.lower() else "fuck")]
+    assert clean_line(f"oh {written} again") != f"oh {written} again"
+    assert not find_profanity(clean_line(f"oh {written} again"))
+
+
+def test_text_in_other_scripts_is_not_flagged() -> None:
+    assert find_profanity("привет мир, καλημέρα κόσμε, naïve café") == []
