@@ -227,12 +227,3 @@ class RenderJob(Artifact):
     prompt_hash: str
     outputs: list[dict[str, Any]]
     artifact_hash: str | None = None
-
-
-ARTIFACT_MODELS: dict[str, type[Artifact]] = {
-    "style": StyleArtifact,
-    "lyrics": LyricsArtifact,
-    "producer_notes": ProducerNotesArtifact,
-    "composed_prompt": ComposedPrompt,
-    "validation": ValidationReport,
-}

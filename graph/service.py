@@ -376,10 +376,6 @@ class RunService:
             self._stop_reason[run_id] = "cancel"
             task.cancel()
 
-    @property
-    def active_runs(self) -> list[str]:
-        return list(self._tasks)
-
     async def _janitor_loop(self) -> None:
         interval = max(0.2, self.lease_seconds / 3)
         while True:
